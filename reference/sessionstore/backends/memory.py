@@ -1,0 +1,340 @@
+"""The in-memory store: the embedded default (spec: every clause; capability
+``injectable_clock``).
+
+Sessions live in a :class:`~sortedcontainers.SortedDict` keyed by id (so ``list`` pages
+by cursor in O(log n + limit)) with data kept as encoded JSON bytes (so nothing a caller
+holds can alias stored state, COPY-1). An expiry index ordered by ``(expires_ms, id)``
+makes ``purge_expired`` cost O(expired · log n) (PURGE-2). Every operation runs to
+completion without awaiting, under one lock, so each one is atomic for tasks and threads
+alike (CONC-1).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from sortedcontainers import SortedDict, SortedList
+
+from ..contract import Updater
+from ..errors import (
+    ImportRejected,
+    InvalidSession,
+    Problem,
+    SessionExists,
+    SessionNotFound,
+    StoreUnavailable,
+    VersionConflict,
+)
+from ..export import ExportDocument, parse_export, record_to_export
+from ..semantics import (
+    Record,
+    check_id,
+    check_limit,
+    check_owner,
+    check_version,
+    decode_data,
+    encode_data,
+    from_ms,
+    new_id,
+    now_ms_function,
+    ttl_to_ms,
+)
+from ..values import (
+    DEFAULT_LIMITS,
+    TTL,
+    Capabilities,
+    Clock,
+    ImportReport,
+    JSONObject,
+    Limits,
+    OnConflict,
+    Page,
+    Session,
+)
+
+_EMPTY = encode_data({})
+
+
+class MemoryStore:
+    """Sessions in this process's memory; gone when the process ends."""
+
+    capabilities = Capabilities(injectable_clock=True)
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        default_ttl: TTL | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.limits = limits
+        self.default_ttl = default_ttl
+        self._default_ttl_ms = None if default_ttl is None else ttl_to_ms(default_ttl, limits)
+        self._now = now_ms_function(clock)
+        self._records: SortedDict = SortedDict()  # id -> Record, live or not yet purged
+        self._expiry: SortedList = SortedList()  # (expires_ms, id) of records that expire
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # --- internals: the only places that touch the two indexes -------------------------
+
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
+        record: Record | None = self._records.get(session_id)
+        if record is None or not record.is_live(now) or not record.visible_to(owner):
+            return None
+        return record
+
+    def _put(self, record: Record) -> None:
+        old: Record | None = self._records.get(record.id)
+        if old is not None and old.expires_ms is not None:
+            self._expiry.discard((old.expires_ms, old.id))
+        self._records[record.id] = record
+        if record.expires_ms is not None:
+            self._expiry.add((record.expires_ms, record.id))
+
+    def _remove(self, record: Record) -> None:
+        del self._records[record.id]
+        if record.expires_ms is not None:
+            self._expiry.discard((record.expires_ms, record.id))
+
+    def _open_check(self) -> None:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+
+    def _expiry_ms(self, ttl: TTL | None, now: int, current: int | None) -> int | None:
+        return current if ttl is None else now + ttl_to_ms(ttl, self.limits)
+
+    # --- the contract ---------------------------------------------------------------------
+
+    async def create(
+        self,
+        data: JSONObject | None = None,
+        *,
+        ttl: TTL | None = None,
+        id: str | None = None,
+        owner: str | None = None,
+    ) -> Session:
+        encoded = _EMPTY if data is None else encode_data(data, self.limits)
+        session_id = new_id() if id is None else check_id(id, self.limits)
+        check_owner(owner, self.limits)
+        ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            if self._live(session_id, now) is not None:
+                raise SessionExists(f"a live session with id {session_id!r} exists")
+            record = Record(
+                session_id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner
+            )
+            self._put(record)
+        return record.to_session()
+
+    async def get(self, id: str, *, owner: str | None = None) -> Session | None:
+        check_id(id, self.limits)
+        check_owner(owner, self.limits)
+        with self._lock:
+            self._open_check()
+            record = self._live(id, self._now(), owner)
+        return None if record is None else record.to_session()
+
+    async def replace(
+        self,
+        id: str,
+        data: JSONObject,
+        *,
+        expected_version: int | None = None,
+        ttl: TTL | None = None,
+        owner: str | None = None,
+    ) -> Session:
+        check_id(id, self.limits)
+        encoded = encode_data(data, self.limits)
+        check_version(expected_version)
+        check_owner(owner, self.limits)
+        if ttl is not None:
+            ttl_to_ms(ttl, self.limits)
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            current = self._require(id, now, owner)
+            if expected_version is not None and expected_version != current.version:
+                raise VersionConflict(
+                    f"session {id!r} is at version {current.version}, not {expected_version}",
+                    expected=expected_version,
+                    actual=current.version,
+                )
+            record = self._written(current, encoded, now, ttl)
+        return record.to_session()
+
+    async def update(
+        self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
+    ) -> Session:
+        check_id(id, self.limits)
+        check_owner(owner, self.limits)
+        if ttl is not None:
+            ttl_to_ms(ttl, self.limits)
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            current = self._require(id, now, owner)
+            encoded = encode_data(fn(decode_data(current.data, id)), self.limits)
+            record = self._written(current, encoded, now, ttl)
+        return record.to_session()
+
+    async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
+        check_id(id, self.limits)
+        check_owner(owner, self.limits)
+        ttl_ms = ttl_to_ms(ttl, self.limits)
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            current = self._require(id, now, owner)
+            record = Record(
+                id,
+                current.data,
+                current.version,
+                current.created_ms,
+                current.updated_ms,
+                now + ttl_ms,
+                current.owner,
+            )
+            self._put(record)
+        return record.to_session()
+
+    async def delete(
+        self, id: str, *, expected_version: int | None = None, owner: str | None = None
+    ) -> bool:
+        check_id(id, self.limits)
+        check_version(expected_version)
+        check_owner(owner, self.limits)
+        with self._lock:
+            self._open_check()
+            current = self._live(id, self._now(), owner)
+            if current is None:
+                return False
+            if expected_version is not None and expected_version != current.version:
+                raise VersionConflict(
+                    f"session {id!r} is at version {current.version}, not {expected_version}",
+                    expected=expected_version,
+                    actual=current.version,
+                )
+            self._remove(current)
+        return True
+
+    async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
+        check_limit(limit, self.limits)
+        if cursor is not None:
+            check_id(cursor, self.limits)
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            keys = self._records.irange(minimum=cursor, inclusive=(False, False))
+            found: list[Record] = []
+            last: str | None = None
+            for key in keys:
+                last = key
+                record: Record = self._records[key]
+                if record.is_live(now):
+                    found.append(record)
+                    if len(found) == limit:
+                        break
+            more = len(found) == limit and self._records.bisect_right(last) < len(self._records)
+        return Page([r.to_session() for r in found], last if more else None)
+
+    async def count(self) -> int:
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            # Expired-but-unpurged records sit at the front of the expiry index.
+            expired = self._expiry.bisect_left((now + 1, ""))
+            return len(self._records) - expired
+
+    async def purge_expired(self) -> int:
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            cut = self._expiry.bisect_left((now + 1, ""))
+            for _expires, session_id in self._expiry[:cut]:
+                del self._records[session_id]
+            del self._expiry[:cut]
+            return cut
+
+    async def export(self) -> ExportDocument:
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            live = [r for r in self._records.values() if r.is_live(now)]
+        return ExportDocument(
+            exported_at=from_ms(now), sessions=[record_to_export(r) for r in live]
+        )
+
+    async def import_(
+        self,
+        doc: ExportDocument | Mapping[str, Any] | str | bytes,
+        *,
+        on_conflict: OnConflict = "error",
+    ) -> ImportReport:
+        if on_conflict not in ("error", "skip", "replace"):
+            raise InvalidSession(f"on_conflict must be error, skip or replace, not {on_conflict!r}")
+        records = parse_export(doc, self.limits)
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            fresh = [r for r in records if r.is_live(now)]
+            clashes = {r.id for r in fresh if self._live(r.id, now) is not None}
+            if clashes and on_conflict == "error":
+                raise ImportRejected(
+                    [
+                        Problem(f"/sessions/{i}/id", f"a live session with id {r.id!r} exists")
+                        for i, r in enumerate(records)
+                        if r.id in clashes and r.is_live(now)
+                    ]
+                )
+            for record in fresh:
+                if record.id not in clashes or on_conflict == "replace":
+                    self._put(record)
+        kept = len(clashes) if on_conflict != "replace" else 0
+        return ImportReport(
+            imported=len(fresh) - len(clashes),
+            skipped_expired=len(records) - len(fresh),
+            skipped_conflict=kept,
+            replaced=len(clashes) - kept,
+        )
+
+    async def close(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> MemoryStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- helpers of the write paths -------------------------------------------------------
+
+    def _require(self, session_id: str, now: int, owner: str | None) -> Record:
+        record = self._live(session_id, now, owner)
+        if record is None:
+            raise SessionNotFound(f"no live session with id {session_id!r}")
+        return record
+
+    def _written(self, current: Record, encoded: bytes, now: int, ttl: TTL | None) -> Record:
+        """REC-4: every data write bumps the version and updated_at; ttl=None keeps expiry."""
+        record = Record(
+            current.id,
+            encoded,
+            current.version + 1,
+            current.created_ms,
+            now,
+            self._expiry_ms(ttl, now, current.expires_ms),
+            current.owner,
+        )
+        self._put(record)
+        return record

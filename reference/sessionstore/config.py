@@ -1,0 +1,23 @@
+"""Store configuration from arguments or the environment (``SESSION_STORE_*``)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StoreConfig(BaseSettings):
+    """Which store to open. Read from ``SESSION_STORE_TYPE``, ``SESSION_STORE_PATH``,
+    ``SESSION_STORE_URL`` and ``SESSION_STORE_DEFAULT_TTL`` when not given."""
+
+    model_config = SettingsConfigDict(env_prefix="SESSION_STORE_", extra="forbid")
+
+    #: The backend name: ``memory`` (default), or a registered backend.
+    type: str = "memory"
+    #: A file path, for file-backed stores.
+    path: Optional[str] = None  # noqa: UP045 - pydantic-settings reads the annotation at runtime
+    #: A store URL such as ``memory://``; wins over ``type`` and ``path``.
+    url: Optional[str] = None  # noqa: UP045
+    #: Seconds a new session lives when ``create`` gets no ttl; unset means no expiry.
+    default_ttl: Optional[float] = None  # noqa: UP045

@@ -1,0 +1,155 @@
+"""The export document (spec/schema/export.schema.json) and its Python twin.
+
+``ExportDocument`` is what ``export()`` returns and ``import_()`` accepts; ``parse_export``
+validates a whole document before any store is touched (IMPORT-1) and turns it into
+:class:`~sessionstore.semantics.Record` rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import PlainValidator, ValidationError
+
+from .errors import ImportRejected, InvalidSession, Problem
+from .semantics import MAX_SAFE_INTEGER, Record, encode_data, from_ms, to_ms
+from .values import DEFAULT_LIMITS, JSONObject, Limits
+
+FORMAT = "sessionstore-export"
+FORMAT_VERSION = 1
+
+#: RFC 3339, UTC, exactly millisecond precision: what ``export`` writes (REC-5).
+TIMESTAMP_PATTERN = re.compile(
+    r"([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
+)
+
+
+def _parse_timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(timezone.utc)
+    if not isinstance(value, str) or not TIMESTAMP_PATTERN.fullmatch(value):
+        raise ValueError("must be an RFC 3339 UTC timestamp like 2026-01-31T12:00:00.000Z")
+    return datetime.fromisoformat(value[:-1] + "+00:00")  # ValueError for e.g. Feb 30
+
+
+def format_timestamp(moment: datetime) -> str:
+    return from_ms(to_ms(moment)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 1.0 as an integer; so do we, and nothing else (no bools, no strings).
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+Timestamp = Annotated[
+    datetime, PlainValidator(_parse_timestamp), PlainSerializer(format_timestamp, return_type=str)
+]
+Version = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=MAX_SAFE_INTEGER)]
+
+_MODEL = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SessionRecord(BaseModel):
+    """One session in an export document (spec/schema/session.schema.json)."""
+
+    model_config = _MODEL
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")]
+    data: JSONObject
+    version: Version
+    created_at: Timestamp
+    updated_at: Timestamp
+    expires_at: Timestamp | None
+    owner: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+
+
+class ExportDocument(BaseModel):
+    """A point-in-time snapshot of a store's live sessions (EXPORT-1)."""
+
+    model_config = _MODEL
+
+    format: Literal["sessionstore-export"] = FORMAT
+    format_version: Literal[1] = FORMAT_VERSION
+    exported_at: Timestamp
+    sessions: list[SessionRecord]
+
+    def to_json(self) -> bytes:
+        """The document as UTF-8 JSON bytes, as the schema describes it."""
+        return orjson.dumps(self.model_dump(mode="json"))
+
+
+def record_to_export(record: Record) -> SessionRecord:
+    return SessionRecord.model_construct(
+        id=record.id,
+        data=orjson.loads(record.data),
+        version=record.version,
+        created_at=from_ms(record.created_ms),
+        updated_at=from_ms(record.updated_ms),
+        expires_at=None if record.expires_ms is None else from_ms(record.expires_ms),
+        owner=record.owner,
+    )
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+
+
+def parse_export(
+    doc: ExportDocument | Mapping[str, Any] | str | bytes, limits: Limits = DEFAULT_LIMITS
+) -> list[Record]:
+    """Validate a whole export document and return its records, or raise
+    :class:`ImportRejected` listing every problem with its JSON pointer (IMPORT-1)."""
+    if isinstance(doc, (str, bytes)):
+        try:
+            doc = orjson.loads(doc)
+        except orjson.JSONDecodeError as exc:
+            raise ImportRejected([Problem("", f"not valid JSON: {exc}")]) from None
+    if isinstance(doc, ExportDocument):
+        doc = doc.model_dump()  # re-validate: a caller may have built it with model_construct
+    if not isinstance(doc, Mapping):
+        raise ImportRejected([Problem("", "the document must be a JSON object")])
+    try:
+        parsed = ExportDocument.model_validate(dict(doc))
+    except ValidationError as exc:
+        raise ImportRejected(
+            [Problem(_pointer(err["loc"]), err["msg"]) for err in exc.errors()]
+        ) from None
+    problems: list[Problem] = []
+    records: list[Record] = []
+    seen: set[str] = set()
+    for index, item in enumerate(parsed.sessions):
+        where = f"/sessions/{index}"
+        if item.id in seen:
+            problems.append(Problem(f"{where}/id", f"duplicate id {item.id!r}"))
+        seen.add(item.id)
+        if len(item.id) > limits.max_id_length:
+            problems.append(Problem(f"{where}/id", "id is longer than this store allows"))
+        try:
+            encoded = encode_data(item.data, limits)
+        except InvalidSession as exc:
+            problems.append(Problem(f"{where}/data", str(exc)))
+            continue
+        records.append(
+            Record(
+                id=item.id,
+                data=encoded,
+                version=item.version,
+                created_ms=to_ms(item.created_at),
+                updated_ms=to_ms(item.updated_at),
+                expires_ms=None if item.expires_at is None else to_ms(item.expires_at),
+                owner=item.owner,
+            )
+        )
+    if problems:
+        raise ImportRejected(problems)
+    return records

@@ -1,0 +1,219 @@
+"""The shared semantics, written once for every backend: validation (VAL-*), encoding,
+time in milliseconds (REC-5), the liveness rule (LIVE-1) and owner visibility (OWN-2).
+
+Backends keep :class:`Record` rows — data already encoded as compact UTF-8 JSON — and
+turn them into :class:`~sessionstore.Session` objects only on the way out, so every
+caller gets a fresh copy (COPY-1).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+from .errors import CorruptSession, InvalidSession, SessionTooLarge
+from .values import DEFAULT_LIMITS, TTL, Clock, JSONObject, Limits, Session
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MS = timedelta(milliseconds=1)
+_ONE_US = timedelta(microseconds=1)
+#: I-JSON (RFC 7493) safe integers: exact in every JSON implementation (VAL-5).
+MAX_SAFE_INTEGER = 2**53 - 1
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+# --- time ------------------------------------------------------------------------------
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch of an aware datetime (sub-ms part dropped)."""
+    if moment.tzinfo is None:
+        raise InvalidSession("the clock must return timezone-aware datetimes")
+    return (moment - EPOCH) // _ONE_MS
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def system_now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def now_ms_function(clock: Clock | None) -> Any:
+    """The store's clock as a function returning epoch milliseconds (LIVE-4)."""
+    if clock is None:
+        return system_now_ms
+    return lambda: to_ms(clock())
+
+
+def ttl_to_ms(ttl: TTL, limits: Limits = DEFAULT_LIMITS) -> int:
+    """Validate a ttl (VAL-6) and return it in whole milliseconds, rounded up (TTL-1)."""
+    if isinstance(ttl, timedelta):
+        micros = ttl // _ONE_US
+    elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+        if not math.isfinite(ttl):
+            raise InvalidSession(f"ttl must be a finite number of seconds, got {ttl!r}")
+        micros = round(ttl * 1_000_000)
+    else:
+        raise InvalidSession(f"ttl must be seconds or a timedelta, got {type(ttl).__name__}")
+    if not limits.min_ttl // _ONE_US <= micros <= limits.max_ttl // _ONE_US:
+        raise InvalidSession(
+            f"ttl must be between {limits.min_ttl.total_seconds()} s and "
+            f"{limits.max_ttl.total_seconds():.0f} s, got {ttl!r}"
+        )
+    return -(-micros // 1000)
+
+
+# --- ids, owners, arguments ---------------------------------------------------------------
+
+
+def new_id() -> str:
+    """A fresh id: 192 random bits from the OS CSPRNG, URL-safe (CREATE-1)."""
+    return secrets.token_urlsafe(24)
+
+
+def check_id(session_id: object, limits: Limits = DEFAULT_LIMITS) -> str:
+    if type(session_id) is not str:
+        raise InvalidSession(f"session id must be a str, got {type(session_id).__name__}")
+    if len(session_id) > limits.max_id_length or not ID_PATTERN.fullmatch(session_id):
+        raise InvalidSession(
+            f"session id must be 1-{limits.max_id_length} characters of A-Z a-z 0-9 _ -, "
+            f"got {session_id[:40]!r}"
+        )
+    return session_id
+
+
+def check_owner(owner: object, limits: Limits = DEFAULT_LIMITS) -> str | None:
+    if owner is None:
+        return None
+    if type(owner) is not str or not 1 <= len(owner) <= limits.max_owner_length:
+        raise InvalidSession(
+            f"owner must be None or a str of 1-{limits.max_owner_length} characters"
+        )
+    return owner
+
+
+def check_version(version: object, name: str = "expected_version") -> int | None:
+    if version is None:
+        return None
+    if type(version) is not int or not 1 <= version <= MAX_SAFE_INTEGER:
+        raise InvalidSession(f"{name} must be None or a positive int, got {version!r}")
+    return version
+
+
+def check_limit(limit: object, limits: Limits = DEFAULT_LIMITS) -> int:
+    if type(limit) is not int or not 1 <= limit <= limits.max_list_limit:
+        raise InvalidSession(f"limit must be an int from 1 to {limits.max_list_limit}")
+    return limit
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+class _BadValue(Exception):
+    """Raised inside the walk; carries the JSON pointer of the offending value."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.path: list[str] = []
+
+
+def _walk(value: Any, depth: int, max_depth: int) -> None:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return
+        raise _BadValue(f"integer {value} is outside +-(2**53-1)")
+    if kind is float:
+        if math.isfinite(value):
+            return
+        raise _BadValue(f"{value} is not a JSON number")
+    if kind is dict or kind is list:
+        if depth >= max_depth:
+            raise _BadValue(f"nesting is deeper than {max_depth} levels")
+        items = value.items() if kind is dict else enumerate(value)
+        for key, item in items:
+            if type(key) is not str and kind is dict:
+                raise _BadValue(f"object key {key!r} is not a str")
+            try:
+                _walk(item, depth + 1, max_depth)
+            except _BadValue as bad:
+                bad.path.append(str(key).replace("~", "~0").replace("/", "~1"))
+                raise
+        return
+    raise _BadValue(f"{kind.__name__} is not a JSON value")
+
+
+def encode_data(data: object, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """Validate session data (VAL-2..VAL-5) and encode it as compact UTF-8 JSON."""
+    if type(data) is not dict:
+        raise InvalidSession(f"session data must be a dict (a JSON object), not {type(data).__name__}")
+    try:
+        _walk(data, 0, limits.max_depth)
+        encoded = orjson.dumps(data)
+    except _BadValue as bad:
+        pointer = "".join("/" + part for part in reversed(bad.path))
+        raise InvalidSession(f"session data at '{pointer or '/'}': {bad.message}") from None
+    except orjson.JSONEncodeError as exc:  # lone surrogates: not valid Unicode text
+        raise InvalidSession(f"session data is not valid JSON text: {exc}") from None
+    if len(encoded) > limits.max_data_bytes:
+        raise SessionTooLarge(
+            f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
+        )
+    return encoded
+
+
+def decode_data(raw: bytes | str, session_id: str) -> JSONObject:
+    """Decode stored data; anything but a JSON object is corruption (ERR-3)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptSession(f"session {session_id!r}: stored data does not decode: {exc}") from None
+    if type(data) is not dict:
+        raise CorruptSession(f"session {session_id!r}: stored data is not a JSON object")
+    return data
+
+
+# --- records ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A stored session: what every backend keeps, data as encoded JSON."""
+
+    id: str
+    data: bytes
+    version: int
+    created_ms: int
+    updated_ms: int
+    expires_ms: int | None
+    owner: str | None = None
+
+    def is_live(self, now_ms: int) -> bool:
+        """LIVE-1: live iff it never expires or now is strictly before its expiry."""
+        return self.expires_ms is None or now_ms < self.expires_ms
+
+    def visible_to(self, owner: str | None) -> bool:
+        """OWN-2: a call on behalf of ``owner`` sees unowned sessions and its own."""
+        return owner is None or self.owner is None or self.owner == owner
+
+    def to_session(self) -> Session:
+        return Session(
+            id=self.id,
+            data=decode_data(self.data, self.id),
+            version=self.version,
+            created_at=from_ms(self.created_ms),
+            updated_at=from_ms(self.updated_ms),
+            expires_at=None if self.expires_ms is None else from_ms(self.expires_ms),
+            owner=self.owner,
+        )
