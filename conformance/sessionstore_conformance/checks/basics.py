@@ -1,0 +1,494 @@
+"""Example-based checks, one behaviour each, with exact clause attribution."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sessionstore import (
+    Capabilities,
+    Limits,
+    Page,
+    Session,
+    SessionExists,
+    SessionNotFound,
+    StoreUnavailable,
+    VersionConflict,
+)
+
+from ..errors import ClauseViolation, expect, expect_raises
+from .helpers import expect_same, expect_unchanged, snapshot, valid_id
+from .registry import Ctx, check
+
+CLOCK = ("injectable_clock",)
+S = timedelta(seconds=1)
+MS = timedelta(milliseconds=1)
+
+
+@check("CAP-1")
+async def check_declarations(ctx: Ctx) -> None:
+    """The store declares capabilities, limits and default_ttl."""
+    store = ctx.store
+    expect(isinstance(getattr(store, "capabilities", None), Capabilities), "CAP-1",
+           "store.capabilities is not a sessionstore.Capabilities")
+    expect(isinstance(getattr(store, "limits", None), Limits), "CAP-1",
+           "store.limits is not a sessionstore.Limits")
+    expect(hasattr(store, "default_ttl"), "CAP-1", "store.default_ttl is missing")
+
+
+@check("LIVE-4", "REC-4", "REC-5", requires=CLOCK)
+async def check_clock_is_used(ctx: Ctx) -> None:
+    """Timestamps come from the injected clock, in whole milliseconds."""
+    ctx.clock.advance(1234)
+    made = await ctx.store.create({"a": 1}, ttl=2.5)
+    now = ctx.clock()
+    expect(made.created_at == now and made.updated_at == now, ("LIVE-4", "REC-4"),
+           f"created_at/updated_at {made.created_at}/{made.updated_at} are not the injected clock's {now}")
+    expect(made.expires_at == now + 2500 * MS, "LIVE-4",
+           f"expires_at {made.expires_at} is not clock + ttl ({now + 2500 * MS})")
+    for stamp in (made.created_at, made.updated_at):
+        expect(stamp.utcoffset() == timedelta(0) and stamp.microsecond % 1000 == 0, "REC-5",
+               f"timestamp {stamp!r} is not UTC with millisecond precision")
+
+
+@check("CREATE-1", "REC-1", "GET-1", "OWN-1", "TTL-2", "TTL-3")
+async def check_create_and_get(ctx: Ctx) -> None:
+    """create returns version 1 with all fields; get returns the same session."""
+    store = ctx.store
+    made = await store.create({"user": "ada", "n": [1, 2.5, None, True]}, ttl=60, owner="ada")
+    expect(isinstance(made, Session), ("CREATE-1", "REC-1"), f"create returned {made!r}")
+    expect(made.version == 1, "CREATE-1", f"a new session has version {made.version}, not 1")
+    expect(made.data == {"user": "ada", "n": [1, 2.5, None, True]}, "CREATE-1",
+           f"create returned data {made.data!r}")
+    expect(made.created_at == made.updated_at, "CREATE-1", "created_at != updated_at after create")
+    expect(made.expires_at == made.created_at + 60 * S, "TTL-2",
+           f"expires_at {made.expires_at} is not created_at + 60 s")
+    expect(made.owner == "ada", "OWN-1", f"owner {made.owner!r} was not recorded")
+    expect_same(made, await store.get(made.id), ("GET-1", "REC-1"), "get after create")
+    empty = await store.create()
+    expect(empty.data == {}, "CREATE-1", f"create() without data stored {empty.data!r}, not {{}}")
+    if store.default_ttl is None:
+        expect(empty.expires_at is None, "TTL-3",
+               f"no ttl and no default_ttl, yet expires_at is {empty.expires_at}")
+
+
+@check("CREATE-2")
+async def check_generated_ids(ctx: Ctx) -> None:
+    """Generated ids are valid, distinct, and long enough to carry 128 random bits."""
+    ids = [(await ctx.store.create()).id for _ in range(200)]
+    bad = [i for i in ids if not valid_id(i)]
+    expect(not bad, "CREATE-2", f"generated ids outside the id alphabet: {bad[:3]!r}")
+    expect(len(set(ids)) == len(ids), "CREATE-2", "two generated ids are equal")
+    short = [i for i in ids if len(i) < 22]
+    expect(not short, "CREATE-2", f"ids too short to hold 128 random bits: {short[:3]!r}")
+
+
+@check("CREATE-3", "ERR-2")
+async def check_create_existing(ctx: Ctx) -> None:
+    """create with a live id raises SessionExists, whoever asks, and changes nothing."""
+    store = ctx.store
+    await store.create({"v": 1}, id="taken", owner="ada")
+    before = await snapshot(store, ["taken"])
+    for owner in (None, "ada", "bob"):
+        with expect_raises(SessionExists, "CREATE-3", f"create of a live id (owner={owner})"):
+            await store.create({"v": 2}, id="taken", owner=owner)
+    await expect_unchanged(store, ["taken"], before, ("CREATE-3", "ERR-2"), "a refused create")
+
+
+@check("CREATE-4", "LIVE-2", requires=CLOCK)
+async def check_create_over_expired(ctx: Ctx) -> None:
+    """The id of an expired session can be created again, as a new session."""
+    store = ctx.store
+    await store.create({"old": True}, id="again", ttl=1)
+    ctx.clock.advance(1000)
+    try:
+        made = await store.create({"new": True}, id="again")
+    except SessionExists as exc:
+        raise ClauseViolation(("CREATE-4", "LIVE-2"), "create refused the id of an expired session") from exc
+    expect(made.version == 1 and made.data == {"new": True}, "CREATE-4",
+           f"re-created session is {made!r}, not a fresh version 1")
+
+
+@check("GET-1", "GET-2")
+async def check_get(ctx: Ctx) -> None:
+    """get of an unknown id is None and creates nothing; get changes nothing."""
+    store = ctx.store
+    expect(await store.get("missing") is None, "GET-1", "get of an unknown id is not None")
+    expect(await store.count() == 0, "GET-2", "get of an unknown id created a session")
+    made = await store.create({"a": 1}, ttl=10)
+    ctx.clock.advance(5000)
+    for _ in range(3):
+        expect_same(made, await store.get(made.id), "GET-2", "get after get")
+
+
+@check("GET-2", "LIVE-1", requires=CLOCK)
+async def check_get_never_extends(ctx: Ctx) -> None:
+    """Reading a session never pushes its expiry back."""
+    store = ctx.store
+    made = await store.create({"a": 1}, ttl=10)
+    for _ in range(4):
+        ctx.clock.advance(2500)
+        await store.get(made.id)
+    expect(await store.get(made.id) is None, "GET-2", "get extended the session's expiry")
+
+
+@check("LIVE-1", requires=CLOCK)
+async def check_expiry_boundary(ctx: Ctx) -> None:
+    """Live strictly before expires_at; expired at expires_at exactly."""
+    store = ctx.store
+    made = await store.create({"a": 1}, ttl=1)
+    ctx.clock.advance(999)
+    expect_same(made, await store.get(made.id), "LIVE-1", "1 ms before expiry")
+    ctx.clock.advance(1)
+    expect(await store.get(made.id) is None, "LIVE-1",
+           "a session is still readable at now == expires_at")
+    expect(await store.count() == 0, ("LIVE-1", "COUNT-1"), "count includes a session at its expiry")
+
+
+@check("LIVE-2", "COUNT-1", requires=CLOCK)
+async def check_expired_invisible(ctx: Ctx) -> None:
+    """An expired, unpurged session is invisible to every operation."""
+    store = ctx.store
+    gone = await store.create({"a": 1}, ttl=1, id="gone")
+    kept = await store.create({"b": 2}, id="kept")
+    ctx.clock.advance(1000)
+    expect(await store.get(gone.id) is None, "LIVE-2", "get returned an expired session")
+    with expect_raises(SessionNotFound, "LIVE-2", "replace of an expired session"):
+        await store.replace(gone.id, {"x": 1})
+    with expect_raises(SessionNotFound, "LIVE-2", "update of an expired session"):
+        await store.update(gone.id, lambda d: d)
+    with expect_raises(SessionNotFound, ("LIVE-2", "TOUCH-2"), "touch of an expired session"):
+        await store.touch(gone.id, 60)
+    expect(await store.get(gone.id) is None, ("LIVE-2", "TOUCH-2"), "touch revived an expired session")
+    expect(await store.delete(gone.id) is False, ("LIVE-2", "DELETE-1"),
+           "delete of an expired session returned True")
+    page = await store.list()
+    expect([s.id for s in page.sessions] == [kept.id], ("LIVE-2", "LIST-1"),
+           f"list shows {[s.id for s in page.sessions]}, not only the live session")
+    expect(await store.count() == 1, ("LIVE-2", "COUNT-1"), "count includes an expired session")
+    doc = await store.export()
+    expect([s.id for s in doc.sessions] == [kept.id], ("LIVE-2", "EXPORT-1"),
+           "export includes an expired session")
+
+
+@check("TTL-1", "TTL-2", requires=CLOCK)
+async def check_ttl_conversion(ctx: Ctx) -> None:
+    """ttl in seconds or timedelta becomes whole milliseconds, rounded up."""
+    store = ctx.store
+    now = ctx.clock()
+    cases = [(3, 3000), (0.1, 100), (0.0015, 2), (0.001, 1), (timedelta(milliseconds=1), 1),
+             (timedelta(microseconds=1500), 2), (timedelta(days=3650), 3650 * 86_400_000)]
+    for ttl, ms in cases:
+        made = await store.create(ttl=ttl)
+        expect(made.expires_at == now + ms * MS, ("TTL-1", "TTL-2"),
+               f"ttl={ttl!r} gave expires_at {made.expires_at}, expected now + {ms} ms")
+
+
+@check("TTL-3")
+async def check_default_ttl(ctx: Ctx) -> None:
+    """create without ttl applies default_ttl; replace/update without ttl keep expiry."""
+    store = ctx.store
+    made = await store.create({"a": 1})
+    default = store.default_ttl
+    if default is None:
+        expect(made.expires_at is None, "TTL-3", "default_ttl is None but the session expires")
+    elif made.expires_at is not None:
+        seconds = default.total_seconds() if isinstance(default, timedelta) else float(default)
+        span = (made.expires_at - made.created_at).total_seconds()
+        expect(abs(span - seconds) <= 0.001, "TTL-3", f"expiry is {span} s after create, not {seconds}")
+    timed = await store.create({"a": 1}, ttl=30)
+    replaced = await store.replace(timed.id, {"a": 2})
+    expect(replaced.expires_at == timed.expires_at, "TTL-3", "replace without ttl moved the expiry")
+    updated = await store.update(timed.id, lambda d: {"a": 3})
+    expect(updated.expires_at == timed.expires_at, "TTL-3", "update without ttl moved the expiry")
+
+
+@check("REPLACE-1", "REC-3", "REC-4", "TTL-2")
+async def check_replace(ctx: Ctx) -> None:
+    """replace writes data, bumps version and updated_at, keeps created_at."""
+    store = ctx.store
+    made = await store.create({"a": 1}, ttl=60)
+    ctx.clock.advance(7)
+    new = await store.replace(made.id, {"b": [2]})
+    expect(new.data == {"b": [2]}, "REPLACE-1", f"replace stored {new.data!r}")
+    expect(new.version == 2, ("REPLACE-1", "REC-3"), f"version after one replace is {new.version}")
+    expect(new.created_at == made.created_at, "REC-4", "replace changed created_at")
+    if ctx.has_clock:
+        expect(new.updated_at == ctx.clock(), ("REPLACE-1", "REC-4"), "updated_at is not now")
+    expect_same(new, await store.get(made.id), "REPLACE-1", "get after replace")
+    timed = await store.replace(made.id, {"c": 3}, ttl=5)
+    expect(timed.expires_at == timed.updated_at + 5 * S, "TTL-2", "replace(ttl=5) did not set now + 5 s")
+    expect(timed.version == 3, "REC-3", f"version after two replaces is {timed.version}")
+
+
+@check("REPLACE-2", "ERR-2")
+async def check_replace_expected_version(ctx: Ctx) -> None:
+    """A stale expected_version raises VersionConflict and writes nothing."""
+    store = ctx.store
+    made = await store.create({"a": 1}, id="cas")
+    before = await snapshot(store, ["cas"])
+    for stale in (2, 7):
+        with expect_raises(VersionConflict, "REPLACE-2", f"replace with expected_version={stale} at 1"):
+            await store.replace("cas", {"a": 2}, expected_version=stale)
+    await expect_unchanged(store, ["cas"], before, ("REPLACE-2", "ERR-2"), "a conflicting replace")
+    ok = await store.replace("cas", {"a": 3}, expected_version=made.version)
+    expect(ok.version == 2, "REPLACE-2", "replace with the right expected_version failed to write")
+
+
+@check("REPLACE-3", "UPDATE-3", "TOUCH-2", "DELETE-1")
+async def check_missing_sessions(ctx: Ctx) -> None:
+    """Writes to an unknown id raise SessionNotFound (delete returns False) and create nothing."""
+    store = ctx.store
+    with expect_raises(SessionNotFound, "REPLACE-3", "replace of an unknown id"):
+        await store.replace("nobody", {"a": 1})
+    with expect_raises(SessionNotFound, "UPDATE-3", "update of an unknown id"):
+        await store.update("nobody", lambda d: d)
+    with expect_raises(SessionNotFound, "TOUCH-2", "touch of an unknown id"):
+        await store.touch("nobody", 10)
+    expect(await store.delete("nobody") is False, "DELETE-1", "delete of an unknown id returned True")
+    expect(await store.count() == 0, ("REPLACE-3", "UPDATE-3", "TOUCH-2"), "a failed write created a session")
+
+
+@check("UPDATE-1", "REC-3")
+async def check_update(ctx: Ctx) -> None:
+    """update passes a private copy to fn and writes its result as a new version."""
+    store = ctx.store
+    made = await store.create({"n": 1, "tags": ["a"]})
+    seen: list[object] = []
+
+    def bump(data: dict[str, object]) -> dict[str, object]:
+        seen.append(data)
+        data["n"] = int(data["n"]) + 1  # type: ignore[call-overload]
+        return data
+
+    new = await store.update(made.id, bump)
+    expect(new.data == {"n": 2, "tags": ["a"]}, "UPDATE-1", f"update stored {new.data!r}")
+    expect(new.version == 2, ("UPDATE-1", "REC-3"), f"version after update is {new.version}")
+    expect_same(new, await store.get(made.id), "UPDATE-1", "get after update")
+    expect(seen and seen[0] is not new.data, "UPDATE-1", "fn's argument is the returned data object")
+
+
+class _Boom(Exception):
+    pass
+
+
+@check("UPDATE-2", "ERR-2")
+async def check_update_failures(ctx: Ctx) -> None:
+    """An fn that raises, or returns bad data, leaves the session as it was."""
+    store = ctx.store
+    await store.create({"n": 1}, id="u")
+    before = await snapshot(store, ["u"])
+    boom = _Boom("from fn")
+
+    def explode(data: dict[str, object]) -> dict[str, object]:
+        data["n"] = 99  # mutating the copy must not leak into the store
+        raise boom
+
+    try:
+        await store.update("u", explode)
+    except _Boom as exc:
+        expect(exc is boom, "UPDATE-2", "update did not propagate fn's exception unchanged")
+    except Exception as exc:
+        raise ClauseViolation(("UPDATE-2",), f"update turned fn's exception into {exc!r}") from exc
+    else:
+        raise ClauseViolation(("UPDATE-2",), "update swallowed fn's exception")
+    await expect_unchanged(store, ["u"], before, ("UPDATE-2", "ERR-2"), "an update whose fn raised")
+    from sessionstore import InvalidSession
+
+    for bad in ([1], {"x": float("nan")}, None):
+        with expect_raises(InvalidSession, "UPDATE-2", f"update whose fn returns {bad!r}"):
+            await store.update("u", lambda d, bad=bad: bad)  # type: ignore[misc]
+    await expect_unchanged(store, ["u"], before, ("UPDATE-2", "ERR-2"), "an update whose fn returned bad data")
+
+
+@check("TOUCH-1", "REC-3", "TTL-2")
+async def check_touch(ctx: Ctx) -> None:
+    """touch moves the expiry only."""
+    store = ctx.store
+    made = await store.create({"a": 1}, ttl=10)
+    ctx.clock.advance(4000)
+    touched = await store.touch(made.id, 10)
+    expect(touched.data == made.data and touched.version == made.version, ("TOUCH-1", "REC-3"),
+           "touch changed data or version")
+    expect(touched.updated_at == made.updated_at, "TOUCH-1", "touch changed updated_at")
+    if ctx.has_clock:
+        expect(touched.expires_at == ctx.clock() + 10 * S, ("TOUCH-1", "TTL-2"),
+               f"touch set expires_at {touched.expires_at}, not now + 10 s")
+    expect_same(touched, await store.get(made.id), "TOUCH-1", "get after touch")
+
+
+@check("DELETE-1", "DELETE-2", "ERR-2")
+async def check_delete(ctx: Ctx) -> None:
+    """delete removes a live session once; a stale expected_version deletes nothing."""
+    store = ctx.store
+    made = await store.create({"a": 1}, id="d")
+    before = await snapshot(store, ["d"])
+    with expect_raises(VersionConflict, "DELETE-2", "delete with a stale expected_version"):
+        await store.delete("d", expected_version=2)
+    await expect_unchanged(store, ["d"], before, ("DELETE-2", "ERR-2"), "a conflicting delete")
+    expect(await store.delete("d", expected_version=made.version) is True, "DELETE-1",
+           "delete of a live session did not return True")
+    expect(await store.get("d") is None, "DELETE-1", "the session is still there after delete")
+    expect(await store.delete("d") is False, "DELETE-1", "a second delete returned True")
+
+
+@check("LIST-1", "LIST-2", "COUNT-1")
+async def check_list_pages(ctx: Ctx) -> None:
+    """Pages come in id order; following cursors yields every live session once."""
+    store = ctx.store
+    ids = sorted(["k7", "a1", "Z9", "m_2", "b-3", "a10", "x"])
+    for i in ids:
+        await store.create({"id": i}, id=i)
+    expect(await store.count() == len(ids), "COUNT-1", "count is not the number of sessions")
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(len(ids) + 2):
+        page = await store.list(cursor=cursor, limit=3)
+        expect(isinstance(page, Page), "LIST-1", f"list returned {type(page).__name__}, not Page")
+        expect(len(page.sessions) <= 3, "LIST-1", f"a page of limit 3 holds {len(page.sessions)}")
+        got = [s.id for s in page.sessions]
+        expect(got == sorted(got), "LIST-1", f"a page is not in ascending id order: {got}")
+        for s in page.sessions:
+            expect_same(await store.get(s.id), s, "LIST-1", "a listed session")
+        seen += got
+        cursor = page.cursor
+        if cursor is None:
+            break
+    expect(cursor is None, "LIST-2", "the cursor never came back None")
+    expect(seen == ids, "LIST-2", f"listing yielded {seen}, expected {ids}")
+
+
+@check("PURGE-1", "LIVE-3", "COUNT-1", requires=CLOCK)
+async def check_purge(ctx: Ctx) -> None:
+    """purge_expired removes only expired sessions and callers see no difference."""
+    store = ctx.store
+    for i in range(3):
+        await store.create({"i": i}, ttl=1, id=f"old{i}")
+    keep = [await store.create({"i": i}, id=f"new{i}", ttl=3600 if i else None) for i in range(2)]
+    ctx.clock.advance(1000)
+    before = await snapshot(store, [s.id for s in keep])
+    removed = await store.purge_expired()
+    expect(isinstance(removed, int) and 0 <= removed <= 3, "PURGE-1",
+           f"purge_expired returned {removed!r} with 3 expired sessions")
+    await expect_unchanged(store, [s.id for s in keep], before, ("PURGE-1", "LIVE-3"), "purge_expired")
+    expect(await store.count() == 2, ("LIVE-3", "COUNT-1"), "count changed across a purge")
+    expect(await store.purge_expired() == 0, "PURGE-1", "a second purge removed something")
+
+
+@check("PURGE-2", requires=CLOCK)
+async def check_purge_cost(ctx: Ctx) -> None:
+    """Purging a few expired sessions does not cost in proportion to all sessions."""
+    store = ctx.store
+
+    async def purge_time(expired: int) -> float:
+        for i in range(expired):
+            await store.create(ttl=0.001, id=f"e{i}")
+        ctx.clock.advance(1)
+        start = time.perf_counter()
+        await store.purge_expired()
+        return time.perf_counter() - start
+
+    small = min([await purge_time(20) for _ in range(3)])
+    for i in range(20_000):
+        await store.create(id=f"live{i}")
+    large = min([await purge_time(20) for _ in range(3)])
+    expect(large <= 20 * small + 0.005, "PURGE-2",
+           f"purging 20 expired among 20,000 live took {large * 1e3:.2f} ms vs {small * 1e3:.2f} ms among none")
+
+
+@check("COPY-1")
+async def check_copies(ctx: Ctx) -> None:
+    """Neither the data passed in nor the data handed out aliases stored state."""
+    store = ctx.store
+    data = {"list": [1], "obj": {"k": "v"}}
+    made = await store.create(data, id="c")
+    data["list"].append(2)  # type: ignore[attr-defined]
+    data["new"] = True
+    made.data["obj"]["k"] = "changed"
+    got = await store.get("c")
+    expect(got is not None and got.data == {"list": [1], "obj": {"k": "v"}}, "COPY-1",
+           f"mutating data passed to or returned by create changed the store: {got!r}")
+    assert got is not None
+    got.data["list"].append(3)
+    replaced = await store.replace("c", got.data)
+    replaced.data["list"].clear()
+    updated = await store.update("c", lambda d: d)
+    updated.data["obj"] = None
+    page = await store.list()
+    page.sessions[0].data["list"].append(9)
+    (await store.export()).sessions[0].data["obj"] = 0
+    final = await store.get("c")
+    expect(final is not None and final.data == {"list": [1, 3], "obj": {"k": "v"}}, "COPY-1",
+           f"mutating returned data changed the store: {final!r}")
+
+
+@check("OWN-1", "OWN-2")
+async def check_owners(ctx: Ctx) -> None:
+    """Another principal's calls behave as if the session did not exist."""
+    store = ctx.store
+    mine = await store.create({"a": 1}, owner="alice", id="mine")
+    shared = await store.create({"b": 2}, id="shared")
+    expect_same(mine, await store.get("mine", owner="alice"), ("OWN-1", "OWN-2"), "get by the owner")
+    expect_same(mine, await store.get("mine"), "OWN-2", "an unscoped get")
+    expect(await store.get("mine", owner="bob") is None, "OWN-2", "another owner can read the session")
+    with expect_raises(SessionNotFound, "OWN-2", "replace by another owner"):
+        await store.replace("mine", {"x": 1}, owner="bob")
+    with expect_raises(SessionNotFound, "OWN-2", "update by another owner"):
+        await store.update("mine", lambda d: d, owner="bob")
+    with expect_raises(SessionNotFound, "OWN-2", "touch by another owner"):
+        await store.touch("mine", 5, owner="bob")
+    expect(await store.delete("mine", owner="bob") is False, "OWN-2", "another owner deleted the session")
+    expect_same(mine, await store.get("mine"), "OWN-2", "the session after another owner's calls")
+    expect_same(shared, await store.get("shared", owner="bob"), "OWN-2", "an unowned session")
+    updated = await store.update("mine", lambda d: {"a": 2}, owner="alice")
+    expect(updated.owner == "alice", "OWN-1", "update lost the owner")
+
+
+@check("CLOSE-1", "CLOSE-2")
+async def check_close(ctx: Ctx) -> None:
+    """close is idempotent; afterwards every operation raises StoreUnavailable."""
+    async with ctx.another() as store:
+        made = await store.create({"a": 1})
+        await store.close()
+        await store.close()
+        calls = {
+            "create": lambda: store.create({}),
+            "get": lambda: store.get(made.id),
+            "replace": lambda: store.replace(made.id, {}),
+            "update": lambda: store.update(made.id, lambda d: d),
+            "touch": lambda: store.touch(made.id, 5),
+            "delete": lambda: store.delete(made.id),
+            "list": lambda: store.list(),
+            "count": lambda: store.count(),
+            "purge_expired": lambda: store.purge_expired(),
+            "export": lambda: store.export(),
+        }
+        for name, call in calls.items():
+            with expect_raises(StoreUnavailable, "CLOSE-2", f"{name} after close"):
+                await call()
+
+
+@check("ERR-3", requires=("corrupt_for_testing",))
+async def check_corrupt_data(ctx: Ctx) -> None:
+    """Stored bytes that do not decode raise CorruptSession, never look missing."""
+    from sessionstore import CorruptSession
+
+    store = ctx.store
+    made = await store.create({"a": 1})
+    await store.corrupt_for_testing(made.id)  # type: ignore[attr-defined]
+    with expect_raises(CorruptSession, "ERR-3", "get of a corrupt session"):
+        await store.get(made.id)
+    with expect_raises(CorruptSession, "ERR-3", "update of a corrupt session"):
+        await store.update(made.id, lambda d: d)
+
+
+@check("ERR-4", requires=("disconnect_for_testing",))
+async def check_backend_down(ctx: Ctx) -> None:
+    """With its backend unreachable, the store raises StoreUnavailable."""
+    store = ctx.store
+    made = await store.create({"a": 1})
+    await store.disconnect_for_testing()  # type: ignore[attr-defined]
+    with expect_raises(StoreUnavailable, "ERR-4", "get with the backend down"):
+        await store.get(made.id)
+    with expect_raises(StoreUnavailable, "ERR-4", "create with the backend down"):
+        await store.create({})

@@ -1,0 +1,48 @@
+"""Small tools the checks share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sessionstore import Session, SessionStore
+from sessionstore.semantics import ID_PATTERN
+
+from ..errors import expect
+
+FIELDS = ("id", "data", "version", "created_at", "updated_at", "expires_at", "owner")
+
+
+def differences(expected: Session | None, actual: Any) -> list[str]:
+    """The fields in which ``actual`` differs from ``expected`` (presence counts too)."""
+    if expected is None or actual is None:
+        return [] if expected is None and actual is None else ["presence"]
+    if not isinstance(actual, Session):
+        return [f"type ({type(actual).__name__}, not Session)"]
+    return [f for f in FIELDS if getattr(expected, f) != getattr(actual, f)]
+
+
+def expect_same(
+    expected: Session | None, actual: Any, clauses: str | tuple[str, ...], what: str
+) -> None:
+    diff = differences(expected, actual)
+    expect(not diff, clauses, f"{what}: differs in {', '.join(diff)}: expected {expected!r}, got {actual!r}")
+
+
+async def snapshot(store: SessionStore, ids: list[str]) -> list[Session | None]:
+    """What ``get`` sees of these ids: the probe for "nothing changed" (ERR-2)."""
+    return [await store.get(i) for i in ids]
+
+
+async def expect_unchanged(
+    store: SessionStore, ids: list[str], before: list[Session | None], clauses: tuple[str, ...], what: str
+) -> None:
+    after = await snapshot(store, ids)
+    for session_id, old, new in zip(ids, before, after):
+        diff = differences(old, new)
+        expect(not diff, clauses, f"{what} changed session {session_id!r} ({', '.join(diff)})")
+
+
+def valid_id(session_id: object) -> bool:
+    return isinstance(session_id, str) and 1 <= len(session_id) <= 128 and bool(
+        ID_PATTERN.fullmatch(session_id)
+    )

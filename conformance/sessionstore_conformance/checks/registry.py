@@ -1,0 +1,65 @@
+"""The check registry: every check names the clause ids it verifies."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from sessionstore import SessionStore
+
+from ..clock import FakeClock
+from ..target import StoreFactory, opened
+
+
+@dataclass
+class Ctx:
+    """What an async check gets: a fresh, empty store and the clock it was given."""
+
+    store: SessionStore
+    clock: FakeClock
+    factory: StoreFactory
+
+    @property
+    def has_clock(self) -> bool:
+        return self.store.capabilities.injectable_clock
+
+    def another(self) -> AbstractAsyncContextManager[SessionStore]:
+        """A second fresh store on the same clock (for import and close checks)."""
+        return opened(self.factory, self.clock)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    clauses: tuple[str, ...]
+    run: Callable[..., Any]
+    #: Capabilities the check needs; without them it cannot run (its clauses stay unknown).
+    requires: tuple[str, ...]
+    #: Sync checks get the runner's harness (the stateful suite); async ones get a Ctx.
+    is_async: bool
+    doc: str
+
+
+REGISTRY: list[Check] = []
+
+
+def check(
+    *clauses: str, requires: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY.append(
+            Check(
+                name=fn.__name__.removeprefix("check_"),
+                clauses=clauses,
+                run=fn,
+                requires=requires,
+                is_async=inspect.iscoroutinefunction(fn),
+                doc=inspect.getdoc(fn) or "",
+            )
+        )
+        return fn
+
+    return register

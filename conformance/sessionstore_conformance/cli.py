@@ -1,0 +1,78 @@
+"""``sessionstore-conformance``: run the kit against a store and print the clause report.
+
+Exit status: 0 every claimed MUST clause passes, 1 a MUST clause fails, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from .errors import UsageError
+from .profiles import PROFILES
+from .report import render_terminal, to_markdown, write_json
+from .runner import CheckResult, run
+
+MARK = {"passed": "[green]ok[/]", "failed": "[bold red]FAIL[/]", "skipped": "[dim]skipped[/]"}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sessionstore")
+def main() -> None:
+    """The sessionstore conformance kit: checks a session store, clause by clause."""
+
+
+@main.command(name="run")
+@click.argument("target")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), default="dev", show_default=True,
+              help="Hypothesis effort: ci (derandomized), dev, thorough.")
+@click.option("-k", "--only", "only", metavar="TEXT",
+              help="Run only the checks whose name or clause ids contain TEXT.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the report as JSON to this file.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the report as Markdown to this file.")
+@click.option("-q", "--quiet", is_flag=True, help="No per-check progress lines.")
+def run_command(target: str, profile: str, only: str | None, json_path: str | None,
+                markdown_path: str | None, quiet: bool) -> None:
+    """Check the store TARGET: a store URL (memory://) or package.module:factory, a
+    callable taking the keyword `clock` and returning a store, an awaitable of one,
+    or an async context manager yielding one. Each call must give a fresh, empty store."""
+    console = Console(highlight=False)
+
+    def progress(index: int, total: int, result: CheckResult) -> None:
+        if not quiet:
+            note = f" — {result.message}" if result.status != "passed" else ""
+            console.print(f"[{index:>2}/{total}] {result.check.name:<32} {MARK[result.status]} "
+                          f"({result.seconds:.2f} s){note}", soft_wrap=True)
+
+    def chosen(check: object) -> bool:
+        name = getattr(check, "name", "")
+        ids = getattr(check, "clauses", ())
+        return only is None or only in name or any(only in c for c in ids)
+
+    try:
+        report = run(target, profile=profile, select=chosen, progress=progress)
+    except UsageError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    render_terminal(report, console)
+    if json_path:
+        write_json(report, json_path)
+    if markdown_path:
+        with open(markdown_path, "w", encoding="utf-8") as out:
+            out.write(to_markdown(report))
+    sys.exit(1 if report.failed else 0)
+
+
+@main.command(name="clauses")
+def clauses_command() -> None:
+    """List the spec's clauses and the checks that verify each."""
+    from .checks import REGISTRY
+    from .spec import clauses
+
+    for clause in clauses().values():
+        names = [c.name for c in REGISTRY if clause.id in c.clauses]
+        click.echo(f"{clause.id:<10} {clause.level:<6} {', '.join(names) or '(no check)'}")

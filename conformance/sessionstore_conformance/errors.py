@@ -1,0 +1,41 @@
+"""How a check says that a store broke the contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class ClauseViolation(AssertionError):
+    """The store broke the named clauses; ``message`` says how."""
+
+    def __init__(self, clauses: tuple[str, ...] | list[str], message: str) -> None:
+        self.clauses = tuple(clauses)
+        self.message = message
+        super().__init__(f"[{', '.join(self.clauses)}] {message}")
+
+
+class UsageError(Exception):
+    """The kit was pointed at something it cannot use (exit status 2)."""
+
+
+def expect(condition: object, clauses: str | tuple[str, ...], message: str) -> None:
+    if not condition:
+        raise ClauseViolation((clauses,) if isinstance(clauses, str) else clauses, message)
+
+
+@contextmanager
+def expect_raises(
+    error: type[BaseException], clauses: str | tuple[str, ...], what: str
+) -> Iterator[None]:
+    """The block must raise ``error`` (or a subclass); anything else breaks ``clauses``."""
+    ids = (clauses,) if isinstance(clauses, str) else clauses
+    try:
+        yield
+    except error:
+        return
+    except Exception as exc:  # the wrong error is a violation too, not a crash of the kit
+        raise ClauseViolation(
+            ids, f"{what}: raised {type(exc).__name__}({exc}) instead of {error.__name__}"
+        ) from exc
+    raise ClauseViolation(ids, f"{what}: returned normally instead of raising {error.__name__}")

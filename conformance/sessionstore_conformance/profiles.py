@@ -1,0 +1,20 @@
+"""Hypothesis settings profiles of the kit: ``ci`` (derandomized), ``dev``, ``thorough``."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {
+    "deadline": None,  # a store's latency is the latency budgets' business, not Hypothesis's
+    "database": None,  # the kit never writes into the user's working directory
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
+}
+
+PROFILES = {
+    "ci": settings(max_examples=40, stateful_step_count=40, derandomize=True, **_COMMON),  # type: ignore[arg-type]
+    "dev": settings(max_examples=100, stateful_step_count=50, **_COMMON),  # type: ignore[arg-type]
+    "thorough": settings(max_examples=1000, stateful_step_count=100, **_COMMON),  # type: ignore[arg-type]
+}
+
+for _name, _settings in PROFILES.items():
+    settings.register_profile(f"sessionstore-{_name}", _settings)

@@ -1,0 +1,55 @@
+"""Turning a TARGET (a store URL or ``package.module:factory``) into fresh stores."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sessionstore import SessionStore, open_store
+
+from .clock import FakeClock
+from .errors import UsageError
+
+#: Given the kit's clock, returns a store, an awaitable of one, or an async context manager.
+StoreFactory = Callable[..., Any]
+
+
+def resolve(target: str | StoreFactory) -> StoreFactory:
+    """A URL opens through :func:`sessionstore.open_store`; ``module:attr`` is imported."""
+    if callable(target):
+        return target
+    if "://" in target:
+        return lambda *, clock: open_store(target, clock=clock)
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(
+            f"target {target!r} is neither a store URL (memory://) nor package.module:factory"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"cannot import {module_name!r}: {exc}") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise UsageError(f"{module_name}.{attr} is not a callable store factory")
+    return factory  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def opened(factory: StoreFactory, clock: FakeClock) -> AsyncIterator[SessionStore]:
+    """Open one fresh store from the factory and close it afterwards."""
+    made = factory(clock=clock)
+    if inspect.isawaitable(made):
+        made = await made
+    if not hasattr(made, "__aenter__"):
+        raise UsageError(f"the factory returned {type(made).__name__}, not a session store")
+    store = await made.__aenter__()
+    try:
+        if await store.count() != 0:
+            raise UsageError("the factory must return an empty store for every call")
+        yield store
+    finally:
+        await made.__aexit__(None, None, None)
