@@ -5,7 +5,7 @@
   same export documents: the vectors in spec/vectors/, Hypothesis-generated documents,
   and one-step mutations of them;
 - the data and id vectors agree with ``sessionstore.semantics``;
-- SPEC.md carries exactly the clause ids and levels of CLAUSES.txt.
+- SPEC.md defines each clause id once and its prose cites no undefined id.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from importlib.resources import files
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
@@ -129,7 +129,6 @@ def test_schema_files_ship_with_the_package() -> None:
     for name in ("session.schema.json", "export.schema.json"):
         assert (SCHEMA_DIR / name).is_file(), name
     assert (SPEC / "SPEC.md").is_file()
-    assert (SPEC / "CLAUSES.txt").is_file()
 
 
 @pytest.mark.parametrize("schema", [SESSION_SCHEMA, EXPORT_SCHEMA], ids=["session", "export"])
@@ -166,15 +165,17 @@ def test_date_time_format_is_checked() -> None:
 
 
 def _clause_levels(text: str) -> dict[str, str]:
-    levels = {}
+    levels: dict[str, str] = {}
     for line in text.splitlines():
-        match = re.match(r"^([A-Z]+-[0-9]+) (MUST|SHOULD|MAY) ", line)
+        match = re.match(r"^- \*\*([A-Z]+-[0-9]+)\*\* \((MUST|SHOULD|MAY)\) ", line)
         if match:
+            assert match.group(1) not in levels, f"{match.group(1)} defined twice"
             levels[match.group(1)] = match.group(2)
     return levels
 
 
-CLAUSES = _clause_levels((SPEC / "CLAUSES.txt").read_text(encoding="utf-8"))
+SPEC_TEXT = (SPEC / "SPEC.md").read_text(encoding="utf-8")
+CLAUSES = _clause_levels(SPEC_TEXT)
 
 
 def test_every_vector_cites_known_clauses() -> None:
@@ -286,6 +287,8 @@ GENERATED = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
 def _inline(schema: Any) -> Any:
     """The export schema with the session schema inlined (hypothesis-jsonschema does not
     resolve urn: references)."""
@@ -297,6 +300,7 @@ def _inline(schema: Any) -> Any:
             return _inline(SESSION_SCHEMA["$defs"]["timestamp"])
         if ref == "#/$defs/timestamp":
             return _inline(SESSION_SCHEMA["$defs"]["timestamp"])
+        assert ref is None, f"unknown $ref {ref}"
         return {k: _inline(v) for k, v in schema.items() if k not in ("$defs", "$id", "title")}
     if isinstance(schema, list):
         return [_inline(v) for v in schema]
@@ -304,7 +308,70 @@ def _inline(schema: Any) -> Any:
 
 
 INLINE_EXPORT_SCHEMA = _inline(EXPORT_SCHEMA)
-documents = from_schema(INLINE_EXPORT_SCHEMA).filter(schema_accepts)
+
+# hypothesis-jsonschema 0.23.1 cannot generate objects or arrays with Hypothesis >= 6.13x
+# (it calls the removed ``conjecture.utils.many.more``). So objects and arrays are built
+# here from the schema's own keywords, and every leaf (patterned strings, date-times,
+# bounded integers, consts, null) comes from hypothesis-jsonschema's ``from_schema``.
+_OBJECT_KEYWORDS = {
+    "$schema",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "description",
+}
+_ARRAY_KEYWORDS = {"type", "items", "description"}
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+_JSON_OBJECTS = st.dictionaries(
+    st.text(max_size=8),
+    st.recursive(
+        _JSON_LEAVES,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+        max_leaves=12,
+    ),
+    max_size=4,
+)
+
+
+def from_export_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    if "anyOf" in schema:
+        return st.one_of([from_export_schema(branch) for branch in schema["anyOf"]])
+    if schema.get("type") == "object":
+        assert set(schema) <= _OBJECT_KEYWORDS, set(schema) - _OBJECT_KEYWORDS
+        properties = schema.get("properties", {})
+        if not properties:  # "data": any JSON object
+            assert schema.get("additionalProperties", True) is True
+            return _JSON_OBJECTS
+        assert schema["additionalProperties"] is False
+        required = schema.get("required", [])
+        return st.fixed_dictionaries(
+            {key: from_export_schema(properties[key]) for key in required},
+            optional={
+                key: from_export_schema(sub)
+                for key, sub in properties.items()
+                if key not in required
+            },
+        )
+    if schema.get("type") == "array":
+        assert set(schema) <= _ARRAY_KEYWORDS, set(schema) - _ARRAY_KEYWORDS
+        return st.lists(from_export_schema(schema["items"]), max_size=4)
+    if "format" in schema and "pattern" in schema:
+        # Generating from the format and filtering by the pattern almost never succeeds
+        # (millisecond precision is rare); generate from the pattern, filter by format.
+        checker = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        without_format = {k: v for k, v in schema.items() if k != "format"}
+        return from_schema(without_format).filter(checker.is_valid)
+    return from_schema(schema)
+
+
+documents = from_export_schema(INLINE_EXPORT_SCHEMA).filter(schema_accepts)
 
 
 def test_inlined_schema_is_the_same_language() -> None:
@@ -355,24 +422,25 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
 @given(mutated())
 def test_mutated_documents_get_the_same_verdict(doc: dict[str, Any]) -> None:
     assume(known_gap(doc) is None)
-    assert model_accepts(doc) is schema_accepts(doc)
+    verdict = schema_accepts(doc)
+    event(f"schema says {'valid' if verdict else 'invalid'}")
+    assert model_accepts(doc) is verdict
 
 
-# --- (g) SPEC.md and CLAUSES.txt carry the same clauses -------------------------------------
+# --- (g) SPEC.md: clause ids are defined once and cited correctly ---------------------------
 
 
-def test_spec_md_has_exactly_the_clauses_of_clauses_txt() -> None:
-    text = (SPEC / "SPEC.md").read_text(encoding="utf-8")
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        match = re.match(r"^- \*\*([A-Z]+-[0-9]+)\*\* \((MUST|SHOULD|MAY)\) ", line)
-        if match:
-            assert match.group(1) not in found, f"{match.group(1)} defined twice"
-            found[match.group(1)] = match.group(2)
-    assert found == CLAUSES
-    # ... and in the same order, so the spec reads as the list does
-    assert list(found) == list(CLAUSES)
-    # no clause-like id in the prose that is not a clause
+def test_spec_clauses_are_well_formed() -> None:
+    assert len(CLAUSES) >= 50
+    levels = {"MUST", "SHOULD", "MAY"}
+    assert set(CLAUSES.values()) <= levels
+    # the kit reads the same clauses from the same file
+    from sessionstore_conformance import clauses
+
+    assert {c.id: c.level for c in clauses().values()} == CLAUSES
+
+
+def test_spec_prose_cites_only_defined_clauses() -> None:
     prefixes = "|".join(sorted({clause.split("-")[0] for clause in CLAUSES}))
-    cited = set(re.findall(rf"\b((?:{prefixes})-[0-9]+)\b", text))
+    cited = set(re.findall(rf"\b((?:{prefixes})-[0-9]+)\b", SPEC_TEXT))
     assert cited <= set(CLAUSES), sorted(cited - set(CLAUSES))

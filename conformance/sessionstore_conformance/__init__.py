@@ -8,11 +8,11 @@ or :func:`run`; it reports, clause by clause of spec/SPEC.md, what the store doe
 from __future__ import annotations
 
 from .checks import REGISTRY, Check, Ctx
-from .spec import Clause, clauses
 from .clock import FakeClock
 from .errors import ClauseViolation, UsageError
 from .model import Model
 from .runner import CheckResult, ClauseResult, Report, run
+from .spec import Clause, clauses
 
 __all__ = [
     "REGISTRY",

@@ -26,17 +26,41 @@ def main() -> None:
 
 @main.command(name="run")
 @click.argument("target")
-@click.option("--profile", type=click.Choice(sorted(PROFILES)), default="dev", show_default=True,
-              help="Hypothesis effort: ci (derandomized), dev, thorough.")
-@click.option("-k", "--only", "only", metavar="TEXT",
-              help="Run only the checks whose name or clause ids contain TEXT.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True),
-              help="Also write the report as JSON to this file.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, writable=True),
-              help="Also write the report as Markdown to this file.")
+@click.option(
+    "--profile",
+    type=click.Choice(sorted(PROFILES)),
+    default="dev",
+    show_default=True,
+    help="Hypothesis effort: ci (derandomized), dev, thorough.",
+)
+@click.option(
+    "-k",
+    "--only",
+    "only",
+    metavar="TEXT",
+    help="Run only the checks whose name or clause ids contain TEXT.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the report as JSON to this file.",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the report as Markdown to this file.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No per-check progress lines.")
-def run_command(target: str, profile: str, only: str | None, json_path: str | None,
-                markdown_path: str | None, quiet: bool) -> None:
+def run_command(
+    target: str,
+    profile: str,
+    only: str | None,
+    json_path: str | None,
+    markdown_path: str | None,
+    quiet: bool,
+) -> None:
     """Check the store TARGET: a store URL (memory://) or package.module:factory, a
     callable taking the keyword `clock` and returning a store, an awaitable of one,
     or an async context manager yielding one. Each call must give a fresh, empty store."""
@@ -45,8 +69,11 @@ def run_command(target: str, profile: str, only: str | None, json_path: str | No
     def progress(index: int, total: int, result: CheckResult) -> None:
         if not quiet:
             note = f" — {result.message}" if result.status != "passed" else ""
-            console.print(f"[{index:>2}/{total}] {result.check.name:<32} {MARK[result.status]} "
-                          f"({result.seconds:.2f} s){note}", soft_wrap=True)
+            console.print(
+                f"[{index:>2}/{total}] {result.check.name:<32} {MARK[result.status]} "
+                f"({result.seconds:.2f} s){note}",
+                soft_wrap=True,
+            )
 
     def chosen(check: object) -> bool:
         name = getattr(check, "name", "")
@@ -76,3 +103,7 @@ def clauses_command() -> None:
     for clause in clauses().values():
         names = [c.name for c in REGISTRY if clause.id in c.clauses]
         click.echo(f"{clause.id:<10} {clause.level:<6} {', '.join(names) or '(no check)'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, settings
 _COMMON = {
     "deadline": None,  # a store's latency is the latency budgets' business, not Hypothesis's
     "database": None,  # the kit never writes into the user's working directory
+    "report_multiple_bugs": False,  # one minimal counterexample, blamed on its clauses
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
 }
 

@@ -11,15 +11,22 @@ from rich.table import Table
 
 from .runner import Report
 
-STYLE = {"pass": "green", "fail": "bold red", "non-strict": "yellow", "not claimed": "dim",
-         "unknown": "magenta"}
+STYLE = {
+    "pass": "green",
+    "fail": "bold red",
+    "non-strict": "yellow",
+    "not claimed": "dim",
+    "unknown": "magenta",
+}
 REPORT_FORMAT_VERSION = 1
 
 
 def summary_line(report: Report) -> str:
     tally = report.tally()
     parts = ", ".join(f"{n} {outcome}" for outcome, n in tally.items() if n)
-    return f"{len(report.clauses)} clauses: {parts} ({report.seconds:.1f} s, profile {report.profile})"
+    return (
+        f"{len(report.clauses)} clauses: {parts} ({report.seconds:.1f} s, profile {report.profile})"
+    )
 
 
 def render_terminal(report: Report, console: Console) -> None:
@@ -36,14 +43,25 @@ def render_terminal(report: Report, console: Console) -> None:
     for result in report.clauses:
         why = "; ".join(result.messages) if result.messages else ", ".join(result.checks)
         if result.outcome == "unknown":
-            why = "could not run: " + "; ".join(result.skipped) if result.skipped else "no check in this kit"
-        table.add_row(result.clause.id, result.clause.level,
-                      f"[{STYLE[result.outcome]}]{result.outcome}[/]", why)
+            why = (
+                "could not run: " + "; ".join(result.skipped)
+                if result.skipped
+                else "no check in this kit"
+            )
+        table.add_row(
+            result.clause.id,
+            result.clause.level,
+            f"[{STYLE[result.outcome]}]{result.outcome}[/]",
+            why,
+        )
     console.print(table)
     for check in report.checks:
         if check.counterexample:
-            console.print(f"\n[bold red]Counterexample[/] of check {check.check.name} "
-                          f"({', '.join(check.blamed)}):\n{check.counterexample}", highlight=False)
+            console.print(
+                f"\n[bold red]Counterexample[/] of check {check.check.name} "
+                f"({', '.join(check.blamed)}):\n{check.counterexample}",
+                highlight=False,
+            )
     verdict = "[bold red]FAIL[/]" if report.failed else "[bold green]PASS[/]"
     console.print(f"\n{verdict} {summary_line(report)}")
 
@@ -59,14 +77,26 @@ def to_json(report: Report) -> dict[str, Any]:
         "passed": not report.failed,
         "tally": report.tally(),
         "clauses": [
-            {"id": c.clause.id, "level": c.clause.level, "outcome": c.outcome,
-             "checks": c.checks, "messages": c.messages, "skipped": c.skipped}
+            {
+                "id": c.clause.id,
+                "level": c.clause.level,
+                "outcome": c.outcome,
+                "checks": c.checks,
+                "messages": c.messages,
+                "skipped": c.skipped,
+            }
             for c in report.clauses
         ],
         "checks": [
-            {"name": r.check.name, "clauses": list(r.check.clauses), "status": r.status,
-             "seconds": round(r.seconds, 4), "message": r.message, "blamed": list(r.blamed),
-             "counterexample": r.counterexample}
+            {
+                "name": r.check.name,
+                "clauses": list(r.check.clauses),
+                "status": r.status,
+                "seconds": round(r.seconds, 4),
+                "message": r.message,
+                "blamed": list(r.blamed),
+                "counterexample": r.counterexample,
+            }
             for r in report.checks
         ],
     }

@@ -8,28 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import settings as Settings
-
-from sessionstore import Capabilities
+from sessionstore import Capabilities, SessionStoreError
 
 from . import profiles
 from .checks import REGISTRY, Check, Ctx
-from .spec import Clause, clauses
+from .checks.registry import Harness
 from .clock import FakeClock
+from .driver import Driver
 from .errors import ClauseViolation, UsageError
+from .spec import Clause, clauses
 from .target import StoreFactory, opened, resolve
 
 OUTCOMES = ("pass", "fail", "non-strict", "not claimed", "unknown")
-
-
-@dataclass
-class Harness:
-    """What sync checks (the stateful suite) drive the store through."""
-
-    portal: BlockingPortal
-    factory: StoreFactory
-    settings: Settings
 
 
 @dataclass
@@ -77,12 +67,22 @@ def _has(requirement: str, caps: Capabilities, hooks: set[str]) -> bool:
 
 
 async def _probe(factory: StoreFactory) -> tuple[Capabilities, str, set[str]]:
-    async with opened(factory, FakeClock()) as store:
-        caps = getattr(store, "capabilities", None)
-        if not isinstance(caps, Capabilities):
-            caps = Capabilities()
-        hooks = {name for name in ("corrupt_for_testing", "disconnect_for_testing") if hasattr(store, name)}
-        return caps, type(store).__name__, hooks
+    """Open one store to learn what it declares; a target that cannot open is bad usage."""
+    try:
+        async with opened(factory, FakeClock()) as store:
+            return _declared(store)
+    except SessionStoreError as exc:
+        raise UsageError(f"cannot open the store: {exc}") from exc
+
+
+def _declared(store: Any) -> tuple[Capabilities, str, set[str]]:
+    caps = getattr(store, "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        caps = Capabilities()  # declaring nothing claims nothing
+    hooks = {
+        name for name in ("corrupt_for_testing", "disconnect_for_testing") if hasattr(store, name)
+    }
+    return caps, type(store).__name__, hooks
 
 
 async def _run_async(check: Check, factory: StoreFactory) -> None:
@@ -95,18 +95,25 @@ def run_check(check: Check, harness: Harness) -> CheckResult:
     start = time.perf_counter()
     try:
         if check.is_async:
-            harness.portal.call(_run_async, check, harness.factory)
+            harness.driver.call(_run_async, check, harness.factory)
         else:
             check.run(harness)
     except ClauseViolation as violation:
-        return CheckResult(check, "failed", time.perf_counter() - start, violation.message,
-                           violation.clauses, getattr(violation, "counterexample", ""))
+        return CheckResult(
+            check,
+            "failed",
+            time.perf_counter() - start,
+            violation.message,
+            violation.clauses,
+            getattr(violation, "counterexample", ""),
+        )
     except UsageError:
         raise
     except Exception as exc:  # an unexpected error fails every clause the check names
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return CheckResult(check, "failed", time.perf_counter() - start,
-                           f"unexpected {detail}", check.clauses)
+        return CheckResult(
+            check, "failed", time.perf_counter() - start, f"unexpected {detail}", check.clauses
+        )
     return CheckResult(check, "passed", time.perf_counter() - start)
 
 
@@ -118,8 +125,11 @@ def decide(results: list[CheckResult], caps: Capabilities) -> list[ClauseResult]
         ran = [r for r in results if clause.id in r.check.clauses and r.status != "skipped"]
         blamed = [r for r in results if r.status == "failed" and clause.id in r.blamed]
         verdict.checks = sorted({r.check.name for r in ran + blamed})
-        verdict.skipped = [f"{r.check.name} ({r.message})" for r in results
-                           if clause.id in r.check.clauses and r.status == "skipped"]
+        verdict.skipped = [
+            f"{r.check.name} ({r.message})"
+            for r in results
+            if clause.id in r.check.clauses and r.status == "skipped"
+        ]
         verdict.messages = [f"{r.check.name}: {r.message}" for r in blamed]
         if clause.capability and not getattr(caps, clause.capability):
             verdict.outcome = "not claimed"
@@ -145,9 +155,9 @@ def run(
     chosen = [c for c in REGISTRY if select(c)]
     started = time.perf_counter()
     results: list[CheckResult] = []
-    with start_blocking_portal() as portal:
-        caps, store_type, hooks = portal.call(_probe, factory)
-        harness = Harness(portal, factory, profiles.PROFILES[profile])
+    with Driver() as driver:
+        caps, store_type, hooks = driver.call(_probe, factory)
+        harness = Harness(driver, factory, profiles.PROFILES[profile])
         for index, check in enumerate(chosen, 1):
             missing = [r for r in check.requires if not _has(r, caps, hooks)]
             if missing:

@@ -10,18 +10,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
-from pydantic import PlainValidator, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+)
 
 from .errors import ImportRejected, InvalidSession, Problem
 from .semantics import MAX_SAFE_INTEGER, Record, encode_data, from_ms, to_ms
 from .values import DEFAULT_LIMITS, JSONObject, Limits
 
-FORMAT = "sessionstore-export"
-FORMAT_VERSION = 1
+FORMAT: Final = "sessionstore-export"
+FORMAT_VERSION: Final = 1
 
 #: RFC 3339, UTC, exactly millisecond precision: what ``export`` writes (REC-5).
 TIMESTAMP_PATTERN = re.compile(
@@ -48,6 +55,13 @@ def _integral(value: Any) -> Any:
     # JSON Schema counts 1.0 as an integer; so do we, and nothing else (no bools, no strings).
     if type(value) is float and value.is_integer():
         return int(value)
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    # Literal[1] alone accepts True (True == 1); JSON Schema's const 1 does not.
+    if isinstance(value, bool):
+        raise ValueError("must be the integer 1, not a boolean")
     return value
 
 
@@ -78,8 +92,8 @@ class ExportDocument(BaseModel):
 
     model_config = _MODEL
 
-    format: Literal["sessionstore-export"] = FORMAT
-    format_version: Literal[1] = FORMAT_VERSION
+    format: Literal["sessionstore-export"]
+    format_version: Annotated[Literal[1], BeforeValidator(_not_bool)]
     exported_at: Timestamp
     sessions: list[SessionRecord]
 

@@ -24,7 +24,7 @@ from .values import DEFAULT_LIMITS, TTL, Clock, JSONObject, Limits, Session
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
 _ONE_US = timedelta(microseconds=1)
-#: I-JSON (RFC 7493) safe integers: exact in every JSON implementation (VAL-5).
+#: I-JSON (RFC 7493) safe integers: exact in every JSON implementation (VAL-3).
 MAX_SAFE_INTEGER = 2**53 - 1
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -76,7 +76,7 @@ def ttl_to_ms(ttl: TTL, limits: Limits = DEFAULT_LIMITS) -> int:
 
 
 def new_id() -> str:
-    """A fresh id: 192 random bits from the OS CSPRNG, URL-safe (CREATE-1)."""
+    """A fresh id: 192 random bits from the OS CSPRNG, URL-safe (CREATE-2)."""
     return secrets.token_urlsafe(24)
 
 
@@ -157,7 +157,9 @@ def _walk(value: Any, depth: int, max_depth: int) -> None:
 def encode_data(data: object, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """Validate session data (VAL-2..VAL-5) and encode it as compact UTF-8 JSON."""
     if type(data) is not dict:
-        raise InvalidSession(f"session data must be a dict (a JSON object), not {type(data).__name__}")
+        raise InvalidSession(
+            f"session data must be a dict (a JSON object), not {type(data).__name__}"
+        )
     try:
         _walk(data, 0, limits.max_depth)
         encoded = orjson.dumps(data)
@@ -178,7 +180,9 @@ def decode_data(raw: bytes | str, session_id: str) -> JSONObject:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise CorruptSession(f"session {session_id!r}: stored data does not decode: {exc}") from None
+        raise CorruptSession(
+            f"session {session_id!r}: stored data does not decode: {exc}"
+        ) from None
     if type(data) is not dict:
         raise CorruptSession(f"session {session_id!r}: stored data is not a JSON object")
     return data

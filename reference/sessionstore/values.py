@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
-#: A JSON object as the store keeps it (spec REC-3).
+#: A JSON object as the store keeps it (spec REC-2).
 JSONObject = dict[str, Any]
 #: The store's clock: returns the current time as an aware UTC datetime (LIVE-4).
 Clock = Callable[[], datetime]
 #: A time-to-live: seconds, or a timedelta (TTL-1).
-TTL = Union[float, int, timedelta]
+TTL = float | int | timedelta
 #: How ``import_`` treats an id that is already live in the store (IMPORT-4).
 OnConflict = Literal["error", "skip", "replace"]
 

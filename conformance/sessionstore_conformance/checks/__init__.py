@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from . import basics, concurrency, imports, stateful, validation  # noqa: F401 - registration
+from . import basics as basics
+from . import concurrency as concurrency
+from . import imports as imports
+from . import stateful as stateful
+from . import validation as validation
 from .registry import REGISTRY, Check, Ctx
 
 __all__ = ["REGISTRY", "Check", "Ctx"]

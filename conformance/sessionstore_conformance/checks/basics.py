@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sessionstore import (
     Capabilities,
@@ -29,10 +31,16 @@ MS = timedelta(milliseconds=1)
 async def check_declarations(ctx: Ctx) -> None:
     """The store declares capabilities, limits and default_ttl."""
     store = ctx.store
-    expect(isinstance(getattr(store, "capabilities", None), Capabilities), "CAP-1",
-           "store.capabilities is not a sessionstore.Capabilities")
-    expect(isinstance(getattr(store, "limits", None), Limits), "CAP-1",
-           "store.limits is not a sessionstore.Limits")
+    expect(
+        isinstance(getattr(store, "capabilities", None), Capabilities),
+        "CAP-1",
+        "store.capabilities is not a sessionstore.Capabilities",
+    )
+    expect(
+        isinstance(getattr(store, "limits", None), Limits),
+        "CAP-1",
+        "store.limits is not a sessionstore.Limits",
+    )
     expect(hasattr(store, "default_ttl"), "CAP-1", "store.default_ttl is missing")
 
 
@@ -42,13 +50,22 @@ async def check_clock_is_used(ctx: Ctx) -> None:
     ctx.clock.advance(1234)
     made = await ctx.store.create({"a": 1}, ttl=2.5)
     now = ctx.clock()
-    expect(made.created_at == now and made.updated_at == now, ("LIVE-4", "REC-4"),
-           f"created_at/updated_at {made.created_at}/{made.updated_at} are not the injected clock's {now}")
-    expect(made.expires_at == now + 2500 * MS, "LIVE-4",
-           f"expires_at {made.expires_at} is not clock + ttl ({now + 2500 * MS})")
+    expect(
+        made.created_at == now and made.updated_at == now,
+        ("LIVE-4", "REC-4"),
+        f"created_at/updated_at {made.created_at}/{made.updated_at} are not the injected clock's {now}",
+    )
+    expect(
+        made.expires_at == now + 2500 * MS,
+        "LIVE-4",
+        f"expires_at {made.expires_at} is not clock + ttl ({now + 2500 * MS})",
+    )
     for stamp in (made.created_at, made.updated_at):
-        expect(stamp.utcoffset() == timedelta(0) and stamp.microsecond % 1000 == 0, "REC-5",
-               f"timestamp {stamp!r} is not UTC with millisecond precision")
+        expect(
+            stamp.utcoffset() == timedelta(0) and stamp.microsecond % 1000 == 0,
+            "REC-5",
+            f"timestamp {stamp!r} is not UTC with millisecond precision",
+        )
 
 
 @check("CREATE-1", "REC-1", "GET-1", "OWN-1", "TTL-2", "TTL-3")
@@ -58,18 +75,27 @@ async def check_create_and_get(ctx: Ctx) -> None:
     made = await store.create({"user": "ada", "n": [1, 2.5, None, True]}, ttl=60, owner="ada")
     expect(isinstance(made, Session), ("CREATE-1", "REC-1"), f"create returned {made!r}")
     expect(made.version == 1, "CREATE-1", f"a new session has version {made.version}, not 1")
-    expect(made.data == {"user": "ada", "n": [1, 2.5, None, True]}, "CREATE-1",
-           f"create returned data {made.data!r}")
+    expect(
+        made.data == {"user": "ada", "n": [1, 2.5, None, True]},
+        "CREATE-1",
+        f"create returned data {made.data!r}",
+    )
     expect(made.created_at == made.updated_at, "CREATE-1", "created_at != updated_at after create")
-    expect(made.expires_at == made.created_at + 60 * S, "TTL-2",
-           f"expires_at {made.expires_at} is not created_at + 60 s")
+    expect(
+        made.expires_at == made.created_at + 60 * S,
+        "TTL-2",
+        f"expires_at {made.expires_at} is not created_at + 60 s",
+    )
     expect(made.owner == "ada", "OWN-1", f"owner {made.owner!r} was not recorded")
     expect_same(made, await store.get(made.id), ("GET-1", "REC-1"), "get after create")
     empty = await store.create()
     expect(empty.data == {}, "CREATE-1", f"create() without data stored {empty.data!r}, not {{}}")
     if store.default_ttl is None:
-        expect(empty.expires_at is None, "TTL-3",
-               f"no ttl and no default_ttl, yet expires_at is {empty.expires_at}")
+        expect(
+            empty.expires_at is None,
+            "TTL-3",
+            f"no ttl and no default_ttl, yet expires_at is {empty.expires_at}",
+        )
 
 
 @check("CREATE-2")
@@ -104,9 +130,14 @@ async def check_create_over_expired(ctx: Ctx) -> None:
     try:
         made = await store.create({"new": True}, id="again")
     except SessionExists as exc:
-        raise ClauseViolation(("CREATE-4", "LIVE-2"), "create refused the id of an expired session") from exc
-    expect(made.version == 1 and made.data == {"new": True}, "CREATE-4",
-           f"re-created session is {made!r}, not a fresh version 1")
+        raise ClauseViolation(
+            ("CREATE-4", "LIVE-2"), "create refused the id of an expired session"
+        ) from exc
+    expect(
+        made.version == 1 and made.data == {"new": True},
+        "CREATE-4",
+        f"re-created session is {made!r}, not a fresh version 1",
+    )
 
 
 @check("GET-1", "GET-2")
@@ -140,9 +171,14 @@ async def check_expiry_boundary(ctx: Ctx) -> None:
     ctx.clock.advance(999)
     expect_same(made, await store.get(made.id), "LIVE-1", "1 ms before expiry")
     ctx.clock.advance(1)
-    expect(await store.get(made.id) is None, "LIVE-1",
-           "a session is still readable at now == expires_at")
-    expect(await store.count() == 0, ("LIVE-1", "COUNT-1"), "count includes a session at its expiry")
+    expect(
+        await store.get(made.id) is None,
+        "LIVE-1",
+        "a session is still readable at now == expires_at",
+    )
+    expect(
+        await store.count() == 0, ("LIVE-1", "COUNT-1"), "count includes a session at its expiry"
+    )
 
 
 @check("LIVE-2", "COUNT-1", requires=CLOCK)
@@ -159,16 +195,27 @@ async def check_expired_invisible(ctx: Ctx) -> None:
         await store.update(gone.id, lambda d: d)
     with expect_raises(SessionNotFound, ("LIVE-2", "TOUCH-2"), "touch of an expired session"):
         await store.touch(gone.id, 60)
-    expect(await store.get(gone.id) is None, ("LIVE-2", "TOUCH-2"), "touch revived an expired session")
-    expect(await store.delete(gone.id) is False, ("LIVE-2", "DELETE-1"),
-           "delete of an expired session returned True")
+    expect(
+        await store.get(gone.id) is None, ("LIVE-2", "TOUCH-2"), "touch revived an expired session"
+    )
+    expect(
+        await store.delete(gone.id) is False,
+        ("LIVE-2", "DELETE-1"),
+        "delete of an expired session returned True",
+    )
     page = await store.list()
-    expect([s.id for s in page.sessions] == [kept.id], ("LIVE-2", "LIST-1"),
-           f"list shows {[s.id for s in page.sessions]}, not only the live session")
+    expect(
+        [s.id for s in page.sessions] == [kept.id],
+        ("LIVE-2", "LIST-1"),
+        f"list shows {[s.id for s in page.sessions]}, not only the live session",
+    )
     expect(await store.count() == 1, ("LIVE-2", "COUNT-1"), "count includes an expired session")
     doc = await store.export()
-    expect([s.id for s in doc.sessions] == [kept.id], ("LIVE-2", "EXPORT-1"),
-           "export includes an expired session")
+    expect(
+        [s.id for s in doc.sessions] == [kept.id],
+        ("LIVE-2", "EXPORT-1"),
+        "export includes an expired session",
+    )
 
 
 @check("TTL-1", "TTL-2", requires=CLOCK)
@@ -176,12 +223,22 @@ async def check_ttl_conversion(ctx: Ctx) -> None:
     """ttl in seconds or timedelta becomes whole milliseconds, rounded up."""
     store = ctx.store
     now = ctx.clock()
-    cases = [(3, 3000), (0.1, 100), (0.0015, 2), (0.001, 1), (timedelta(milliseconds=1), 1),
-             (timedelta(microseconds=1500), 2), (timedelta(days=3650), 3650 * 86_400_000)]
+    cases: list[tuple[Any, int]] = [
+        (3, 3000),
+        (0.1, 100),
+        (0.0015, 2),
+        (0.001, 1),
+        (timedelta(milliseconds=1), 1),
+        (timedelta(microseconds=1500), 2),
+        (timedelta(days=3650), 3650 * 86_400_000),
+    ]
     for ttl, ms in cases:
         made = await store.create(ttl=ttl)
-        expect(made.expires_at == now + ms * MS, ("TTL-1", "TTL-2"),
-               f"ttl={ttl!r} gave expires_at {made.expires_at}, expected now + {ms} ms")
+        expect(
+            made.expires_at == now + ms * MS,
+            ("TTL-1", "TTL-2"),
+            f"ttl={ttl!r} gave expires_at {made.expires_at}, expected now + {ms} ms",
+        )
 
 
 @check("TTL-3")
@@ -195,7 +252,9 @@ async def check_default_ttl(ctx: Ctx) -> None:
     elif made.expires_at is not None:
         seconds = default.total_seconds() if isinstance(default, timedelta) else float(default)
         span = (made.expires_at - made.created_at).total_seconds()
-        expect(abs(span - seconds) <= 0.001, "TTL-3", f"expiry is {span} s after create, not {seconds}")
+        expect(
+            abs(span - seconds) <= 0.001, "TTL-3", f"expiry is {span} s after create, not {seconds}"
+        )
     timed = await store.create({"a": 1}, ttl=30)
     replaced = await store.replace(timed.id, {"a": 2})
     expect(replaced.expires_at == timed.expires_at, "TTL-3", "replace without ttl moved the expiry")
@@ -217,7 +276,11 @@ async def check_replace(ctx: Ctx) -> None:
         expect(new.updated_at == ctx.clock(), ("REPLACE-1", "REC-4"), "updated_at is not now")
     expect_same(new, await store.get(made.id), "REPLACE-1", "get after replace")
     timed = await store.replace(made.id, {"c": 3}, ttl=5)
-    expect(timed.expires_at == timed.updated_at + 5 * S, "TTL-2", "replace(ttl=5) did not set now + 5 s")
+    expect(
+        timed.expires_at == timed.updated_at + 5 * S,
+        "TTL-2",
+        "replace(ttl=5) did not set now + 5 s",
+    )
     expect(timed.version == 3, "REC-3", f"version after two replaces is {timed.version}")
 
 
@@ -228,7 +291,9 @@ async def check_replace_expected_version(ctx: Ctx) -> None:
     made = await store.create({"a": 1}, id="cas")
     before = await snapshot(store, ["cas"])
     for stale in (2, 7):
-        with expect_raises(VersionConflict, "REPLACE-2", f"replace with expected_version={stale} at 1"):
+        with expect_raises(
+            VersionConflict, "REPLACE-2", f"replace with expected_version={stale} at 1"
+        ):
             await store.replace("cas", {"a": 2}, expected_version=stale)
     await expect_unchanged(store, ["cas"], before, ("REPLACE-2", "ERR-2"), "a conflicting replace")
     ok = await store.replace("cas", {"a": 3}, expected_version=made.version)
@@ -245,8 +310,14 @@ async def check_missing_sessions(ctx: Ctx) -> None:
         await store.update("nobody", lambda d: d)
     with expect_raises(SessionNotFound, "TOUCH-2", "touch of an unknown id"):
         await store.touch("nobody", 10)
-    expect(await store.delete("nobody") is False, "DELETE-1", "delete of an unknown id returned True")
-    expect(await store.count() == 0, ("REPLACE-3", "UPDATE-3", "TOUCH-2"), "a failed write created a session")
+    expect(
+        await store.delete("nobody") is False, "DELETE-1", "delete of an unknown id returned True"
+    )
+    expect(
+        await store.count() == 0,
+        ("REPLACE-3", "UPDATE-3", "TOUCH-2"),
+        "a failed write created a session",
+    )
 
 
 @check("UPDATE-1", "REC-3")
@@ -265,7 +336,9 @@ async def check_update(ctx: Ctx) -> None:
     expect(new.data == {"n": 2, "tags": ["a"]}, "UPDATE-1", f"update stored {new.data!r}")
     expect(new.version == 2, ("UPDATE-1", "REC-3"), f"version after update is {new.version}")
     expect_same(new, await store.get(made.id), "UPDATE-1", "get after update")
-    expect(seen and seen[0] is not new.data, "UPDATE-1", "fn's argument is the returned data object")
+    expect(
+        seen and seen[0] is not new.data, "UPDATE-1", "fn's argument is the returned data object"
+    )
 
 
 class _Boom(Exception):
@@ -298,7 +371,9 @@ async def check_update_failures(ctx: Ctx) -> None:
     for bad in ([1], {"x": float("nan")}, None):
         with expect_raises(InvalidSession, "UPDATE-2", f"update whose fn returns {bad!r}"):
             await store.update("u", lambda d, bad=bad: bad)  # type: ignore[misc]
-    await expect_unchanged(store, ["u"], before, ("UPDATE-2", "ERR-2"), "an update whose fn returned bad data")
+    await expect_unchanged(
+        store, ["u"], before, ("UPDATE-2", "ERR-2"), "an update whose fn returned bad data"
+    )
 
 
 @check("TOUCH-1", "REC-3", "TTL-2")
@@ -308,12 +383,18 @@ async def check_touch(ctx: Ctx) -> None:
     made = await store.create({"a": 1}, ttl=10)
     ctx.clock.advance(4000)
     touched = await store.touch(made.id, 10)
-    expect(touched.data == made.data and touched.version == made.version, ("TOUCH-1", "REC-3"),
-           "touch changed data or version")
+    expect(
+        touched.data == made.data and touched.version == made.version,
+        ("TOUCH-1", "REC-3"),
+        "touch changed data or version",
+    )
     expect(touched.updated_at == made.updated_at, "TOUCH-1", "touch changed updated_at")
     if ctx.has_clock:
-        expect(touched.expires_at == ctx.clock() + 10 * S, ("TOUCH-1", "TTL-2"),
-               f"touch set expires_at {touched.expires_at}, not now + 10 s")
+        expect(
+            touched.expires_at == ctx.clock() + 10 * S,
+            ("TOUCH-1", "TTL-2"),
+            f"touch set expires_at {touched.expires_at}, not now + 10 s",
+        )
     expect_same(touched, await store.get(made.id), "TOUCH-1", "get after touch")
 
 
@@ -326,8 +407,11 @@ async def check_delete(ctx: Ctx) -> None:
     with expect_raises(VersionConflict, "DELETE-2", "delete with a stale expected_version"):
         await store.delete("d", expected_version=2)
     await expect_unchanged(store, ["d"], before, ("DELETE-2", "ERR-2"), "a conflicting delete")
-    expect(await store.delete("d", expected_version=made.version) is True, "DELETE-1",
-           "delete of a live session did not return True")
+    expect(
+        await store.delete("d", expected_version=made.version) is True,
+        "DELETE-1",
+        "delete of a live session did not return True",
+    )
     expect(await store.get("d") is None, "DELETE-1", "the session is still there after delete")
     expect(await store.delete("d") is False, "DELETE-1", "a second delete returned True")
 
@@ -368,9 +452,14 @@ async def check_purge(ctx: Ctx) -> None:
     ctx.clock.advance(1000)
     before = await snapshot(store, [s.id for s in keep])
     removed = await store.purge_expired()
-    expect(isinstance(removed, int) and 0 <= removed <= 3, "PURGE-1",
-           f"purge_expired returned {removed!r} with 3 expired sessions")
-    await expect_unchanged(store, [s.id for s in keep], before, ("PURGE-1", "LIVE-3"), "purge_expired")
+    expect(
+        isinstance(removed, int) and 0 <= removed <= 3,
+        "PURGE-1",
+        f"purge_expired returned {removed!r} with 3 expired sessions",
+    )
+    await expect_unchanged(
+        store, [s.id for s in keep], before, ("PURGE-1", "LIVE-3"), "purge_expired"
+    )
     expect(await store.count() == 2, ("LIVE-3", "COUNT-1"), "count changed across a purge")
     expect(await store.purge_expired() == 0, "PURGE-1", "a second purge removed something")
 
@@ -392,22 +481,28 @@ async def check_purge_cost(ctx: Ctx) -> None:
     for i in range(20_000):
         await store.create(id=f"live{i}")
     large = min([await purge_time(20) for _ in range(3)])
-    expect(large <= 20 * small + 0.005, "PURGE-2",
-           f"purging 20 expired among 20,000 live took {large * 1e3:.2f} ms vs {small * 1e3:.2f} ms among none")
+    expect(
+        large <= 20 * small + 0.005,
+        "PURGE-2",
+        f"purging 20 expired among 20,000 live took {large * 1e3:.2f} ms vs {small * 1e3:.2f} ms among none",
+    )
 
 
 @check("COPY-1")
 async def check_copies(ctx: Ctx) -> None:
     """Neither the data passed in nor the data handed out aliases stored state."""
     store = ctx.store
-    data = {"list": [1], "obj": {"k": "v"}}
+    data: dict[str, Any] = {"list": [1], "obj": {"k": "v"}}
     made = await store.create(data, id="c")
-    data["list"].append(2)  # type: ignore[attr-defined]
+    data["list"].append(2)
     data["new"] = True
     made.data["obj"]["k"] = "changed"
     got = await store.get("c")
-    expect(got is not None and got.data == {"list": [1], "obj": {"k": "v"}}, "COPY-1",
-           f"mutating data passed to or returned by create changed the store: {got!r}")
+    expect(
+        got is not None and got.data == {"list": [1], "obj": {"k": "v"}},
+        "COPY-1",
+        f"mutating data passed to or returned by create changed the store: {got!r}",
+    )
     assert got is not None
     got.data["list"].append(3)
     replaced = await store.replace("c", got.data)
@@ -418,8 +513,11 @@ async def check_copies(ctx: Ctx) -> None:
     page.sessions[0].data["list"].append(9)
     (await store.export()).sessions[0].data["obj"] = 0
     final = await store.get("c")
-    expect(final is not None and final.data == {"list": [1, 3], "obj": {"k": "v"}}, "COPY-1",
-           f"mutating returned data changed the store: {final!r}")
+    expect(
+        final is not None and final.data == {"list": [1, 3], "obj": {"k": "v"}},
+        "COPY-1",
+        f"mutating returned data changed the store: {final!r}",
+    )
 
 
 @check("OWN-1", "OWN-2")
@@ -428,16 +526,24 @@ async def check_owners(ctx: Ctx) -> None:
     store = ctx.store
     mine = await store.create({"a": 1}, owner="alice", id="mine")
     shared = await store.create({"b": 2}, id="shared")
-    expect_same(mine, await store.get("mine", owner="alice"), ("OWN-1", "OWN-2"), "get by the owner")
+    expect_same(
+        mine, await store.get("mine", owner="alice"), ("OWN-1", "OWN-2"), "get by the owner"
+    )
     expect_same(mine, await store.get("mine"), "OWN-2", "an unscoped get")
-    expect(await store.get("mine", owner="bob") is None, "OWN-2", "another owner can read the session")
+    expect(
+        await store.get("mine", owner="bob") is None, "OWN-2", "another owner can read the session"
+    )
     with expect_raises(SessionNotFound, "OWN-2", "replace by another owner"):
         await store.replace("mine", {"x": 1}, owner="bob")
     with expect_raises(SessionNotFound, "OWN-2", "update by another owner"):
         await store.update("mine", lambda d: d, owner="bob")
     with expect_raises(SessionNotFound, "OWN-2", "touch by another owner"):
         await store.touch("mine", 5, owner="bob")
-    expect(await store.delete("mine", owner="bob") is False, "OWN-2", "another owner deleted the session")
+    expect(
+        await store.delete("mine", owner="bob") is False,
+        "OWN-2",
+        "another owner deleted the session",
+    )
     expect_same(mine, await store.get("mine"), "OWN-2", "the session after another owner's calls")
     expect_same(shared, await store.get("shared", owner="bob"), "OWN-2", "an unowned session")
     updated = await store.update("mine", lambda d: {"a": 2}, owner="alice")
@@ -451,7 +557,7 @@ async def check_close(ctx: Ctx) -> None:
         made = await store.create({"a": 1})
         await store.close()
         await store.close()
-        calls = {
+        calls: dict[str, Callable[[], Awaitable[Any]]] = {
             "create": lambda: store.create({}),
             "get": lambda: store.get(made.id),
             "replace": lambda: store.replace(made.id, {}),
@@ -475,7 +581,8 @@ async def check_corrupt_data(ctx: Ctx) -> None:
 
     store = ctx.store
     made = await store.create({"a": 1})
-    await store.corrupt_for_testing(made.id)  # type: ignore[attr-defined]
+    corrupt: Any = getattr(store, "corrupt_for_testing")  # noqa: B009 - an optional hook
+    await corrupt(made.id)
     with expect_raises(CorruptSession, "ERR-3", "get of a corrupt session"):
         await store.get(made.id)
     with expect_raises(CorruptSession, "ERR-3", "update of a corrupt session"):
@@ -487,7 +594,8 @@ async def check_backend_down(ctx: Ctx) -> None:
     """With its backend unreachable, the store raises StoreUnavailable."""
     store = ctx.store
     made = await store.create({"a": 1})
-    await store.disconnect_for_testing()  # type: ignore[attr-defined]
+    disconnect: Any = getattr(store, "disconnect_for_testing")  # noqa: B009 - an optional hook
+    await disconnect()
     with expect_raises(StoreUnavailable, "ERR-4", "get with the backend down"):
         await store.get(made.id)
     with expect_raises(StoreUnavailable, "ERR-4", "create with the backend down"):

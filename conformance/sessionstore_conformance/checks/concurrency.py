@@ -27,10 +27,16 @@ async def check_concurrent_updates(ctx: Ctx) -> None:
         for _ in range(TASKS):
             tg.start_soon(store.update, made.id, _increment)
     final = await store.get(made.id)
-    expect(final is not None and final.data["n"] == TASKS, ("CONC-1", "UPDATE-1"),
-           f"{TASKS} concurrent increments left n={final.data['n'] if final else None}: lost updates")
-    expect(final is not None and final.version == TASKS + 1, ("CONC-1", "REC-3"),
-           f"{TASKS} concurrent updates left version {final.version if final else None}")
+    expect(
+        final is not None and final.data["n"] == TASKS,
+        ("CONC-1", "UPDATE-1"),
+        f"{TASKS} concurrent increments left n={final.data['n'] if final else None}: lost updates",
+    )
+    expect(
+        final is not None and final.version == TASKS + 1,
+        ("CONC-1", "REC-3"),
+        f"{TASKS} concurrent updates left version {final.version if final else None}",
+    )
 
 
 async def _count_winners(call: Any, error: type[Exception]) -> tuple[int, list[Exception]]:
@@ -59,7 +65,11 @@ async def check_concurrent_creates(ctx: Ctx) -> None:
     store = ctx.store
     wins, odd = await _count_winners(lambda: store.create({}, id="race"), SessionExists)
     expect(not odd, "CONC-1", f"concurrent creates raised {odd[:2]!r}")
-    expect(wins == 1, ("CONC-1", "CREATE-3"), f"{wins} of {TASKS} concurrent creates of one id succeeded")
+    expect(
+        wins == 1,
+        ("CONC-1", "CREATE-3"),
+        f"{wins} of {TASKS} concurrent creates of one id succeeded",
+    )
 
 
 @check("CONC-1", "REPLACE-2")
@@ -71,5 +81,8 @@ async def check_concurrent_compare_and_set(ctx: Ctx) -> None:
         lambda: store.replace(made.id, {"n": 1}, expected_version=made.version), VersionConflict
     )
     expect(not odd, "CONC-1", f"concurrent replaces raised {odd[:2]!r}")
-    expect(wins == 1, ("CONC-1", "REPLACE-2"),
-           f"{wins} of {TASKS} replaces with the same expected_version succeeded")
+    expect(
+        wins == 1,
+        ("CONC-1", "REPLACE-2"),
+        f"{wins} of {TASKS} replaces with the same expected_version succeeded",
+    )

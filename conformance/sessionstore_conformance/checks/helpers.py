@@ -25,7 +25,11 @@ def expect_same(
     expected: Session | None, actual: Any, clauses: str | tuple[str, ...], what: str
 ) -> None:
     diff = differences(expected, actual)
-    expect(not diff, clauses, f"{what}: differs in {', '.join(diff)}: expected {expected!r}, got {actual!r}")
+    expect(
+        not diff,
+        clauses,
+        f"{what}: differs in {', '.join(diff)}: expected {expected!r}, got {actual!r}",
+    )
 
 
 async def snapshot(store: SessionStore, ids: list[str]) -> list[Session | None]:
@@ -34,15 +38,21 @@ async def snapshot(store: SessionStore, ids: list[str]) -> list[Session | None]:
 
 
 async def expect_unchanged(
-    store: SessionStore, ids: list[str], before: list[Session | None], clauses: tuple[str, ...], what: str
+    store: SessionStore,
+    ids: list[str],
+    before: list[Session | None],
+    clauses: tuple[str, ...],
+    what: str,
 ) -> None:
     after = await snapshot(store, ids)
-    for session_id, old, new in zip(ids, before, after):
+    for session_id, old, new in zip(ids, before, after, strict=True):
         diff = differences(old, new)
         expect(not diff, clauses, f"{what} changed session {session_id!r} ({', '.join(diff)})")
 
 
 def valid_id(session_id: object) -> bool:
-    return isinstance(session_id, str) and 1 <= len(session_id) <= 128 and bool(
-        ID_PATTERN.fullmatch(session_id)
+    return (
+        isinstance(session_id, str)
+        and 1 <= len(session_id) <= 128
+        and bool(ID_PATTERN.fullmatch(session_id))
     )

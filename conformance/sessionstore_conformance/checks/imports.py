@@ -17,17 +17,25 @@ from .registry import Ctx, check
 
 def record(session_id: str, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "id": session_id, "data": {"from": "import"}, "version": 3,
-        "created_at": "2029-12-31T00:00:00.000Z", "updated_at": "2029-12-31T12:00:00.000Z",
-        "expires_at": None, "owner": None,
+        "id": session_id,
+        "data": {"from": "import"},
+        "version": 3,
+        "created_at": "2029-12-31T00:00:00.000Z",
+        "updated_at": "2029-12-31T12:00:00.000Z",
+        "expires_at": None,
+        "owner": None,
     }
     base.update(fields)
     return base
 
 
 def document(*records: dict[str, Any]) -> dict[str, Any]:
-    return {"format": "sessionstore-export", "format_version": 1,
-            "exported_at": "2030-01-01T00:00:00.000Z", "sessions": list(records)}
+    return {
+        "format": "sessionstore-export",
+        "format_version": 1,
+        "exported_at": "2030-01-01T00:00:00.000Z",
+        "sessions": list(records),
+    }
 
 
 @check("EXPORT-1", "REC-5")
@@ -47,18 +55,31 @@ async def check_export(ctx: Ctx) -> None:
     expect(isinstance(doc, ExportDocument), "EXPORT-1", f"export returned {type(doc).__name__}")
     as_json = orjson.loads(doc.to_json())
     problems = export_errors(as_json)
-    expect(not problems, "EXPORT-1", f"the export is not valid against export.schema.json: {problems[:3]}")
-    expect(sorted(s.id for s in doc.sessions) == ["e1", "e2"], "EXPORT-1",
-           f"export holds {[s.id for s in doc.sessions]}, not the live sessions e1, e2")
+    expect(
+        not problems,
+        "EXPORT-1",
+        f"the export is not valid against export.schema.json: {problems[:3]}",
+    )
+    expect(
+        sorted(s.id for s in doc.sessions) == ["e1", "e2"],
+        "EXPORT-1",
+        f"export holds {[s.id for s in doc.sessions]}, not the live sessions e1, e2",
+    )
     by_id = {s.id: s for s in doc.sessions}
     for session in made:
         item = by_id[session.id]
         for name in ("data", "version", "created_at", "updated_at", "expires_at", "owner"):
-            expect(getattr(item, name) == getattr(session, name), "EXPORT-1",
-                   f"export of {session.id} has {name}={getattr(item, name)!r}, the store {getattr(session, name)!r}")
+            expect(
+                getattr(item, name) == getattr(session, name),
+                "EXPORT-1",
+                f"export of {session.id} has {name}={getattr(item, name)!r}, the store {getattr(session, name)!r}",
+            )
     stamps = [as_json["exported_at"]] + [s["created_at"] for s in as_json["sessions"]]
-    expect(all(len(t) == 24 and t.endswith("Z") for t in stamps), "REC-5",
-           f"timestamps are not YYYY-MM-DDTHH:MM:SS.mmmZ: {stamps}")
+    expect(
+        all(len(t) == 24 and t.endswith("Z") for t in stamps),
+        "REC-5",
+        f"timestamps are not YYYY-MM-DDTHH:MM:SS.mmmZ: {stamps}",
+    )
 
 
 @check("IMPORT-5", "IMPORT-6")
@@ -80,7 +101,12 @@ async def check_round_trip(ctx: Ctx) -> None:
     async with ctx.another() as third:
         await third.import_(text)
         for session in made:
-            expect_same(session, await third.get(session.id), "IMPORT-5", "a session imported from JSON text")
+            expect_same(
+                session,
+                await third.get(session.id),
+                "IMPORT-5",
+                "a session imported from JSON text",
+            )
 
 
 @check("IMPORT-1", "ERR-2")
@@ -89,23 +115,32 @@ async def check_import_rejects_invalid(ctx: Ctx) -> None:
     store = ctx.store
     await store.create({"n": 1}, id="v")
     before = await snapshot(store, ["v"])
-    bad = document(record("ok1"), record("bad id!"), record("ok2", version=0),
-                   record("ok3", data=[1]))
+    bad = document(
+        record("ok1"), record("bad id!"), record("ok2", version=0), record("ok3", data=[1])
+    )
     try:
         await store.import_(bad)
     except ImportRejected as exc:
         pointers = {p.pointer for p in exc.problems}
         for expected in ("/sessions/1/id", "/sessions/2/version", "/sessions/3/data"):
-            expect(any(p.startswith(expected) for p in pointers), "IMPORT-1",
-                   f"ImportRejected does not point at {expected}: {sorted(pointers)}")
+            expect(
+                any(p.startswith(expected) for p in pointers),
+                "IMPORT-1",
+                f"ImportRejected does not point at {expected}: {sorted(pointers)}",
+            )
     except Exception as exc:
         raise AssertionError(f"[IMPORT-1] import raised {exc!r}, not ImportRejected") from exc
     else:
         expect(False, "IMPORT-1", "an invalid document was imported")
-    await expect_unchanged(store, ["v", "ok1"], before + [None], ("IMPORT-1", "ERR-2"), "a rejected import")
-    for junk, what in ((b"{not json", "bytes that are not JSON"), ([1, 2], "a list"),
-                       ({**document(), "extra": 1}, "an unknown field"),
-                       (document(record("x"), record("x")), "duplicate ids")):
+    await expect_unchanged(
+        store, ["v", "ok1"], before + [None], ("IMPORT-1", "ERR-2"), "a rejected import"
+    )
+    for junk, what in (
+        (b"{not json", "bytes that are not JSON"),
+        ([1, 2], "a list"),
+        ({**document(), "extra": 1}, "an unknown field"),
+        (document(record("x"), record("x")), "duplicate ids"),
+    ):
         with expect_raises(ImportRejected, "IMPORT-1", f"import of {what}"):
             await store.import_(junk)  # type: ignore[arg-type]
     expect(await store.count() == 1, ("IMPORT-1", "ERR-2"), "a rejected import changed the count")
@@ -129,14 +164,23 @@ async def check_import_expired(ctx: Ctx) -> None:
     store = ctx.store
     now = ctx.clock()
     fmt = "%Y-%m-%dT%H:%M:%S.000Z"
-    report = await store.import_(document(
-        record("past", expires_at=(now - timedelta(seconds=1)).strftime(fmt)),
-        record("edge", expires_at=now.strftime(fmt)),
-        record("future", expires_at=(now + timedelta(seconds=1)).strftime(fmt)),
-    ))
-    expect(report == ImportReport(imported=1, skipped_expired=2), "IMPORT-3", f"import reported {report!r}")
-    expect(await store.get("past") is None and await store.get("edge") is None, "IMPORT-3",
-           "an expired record was imported")
+    report = await store.import_(
+        document(
+            record("past", expires_at=(now - timedelta(seconds=1)).strftime(fmt)),
+            record("edge", expires_at=now.strftime(fmt)),
+            record("future", expires_at=(now + timedelta(seconds=1)).strftime(fmt)),
+        )
+    )
+    expect(
+        report == ImportReport(imported=1, skipped_expired=2),
+        "IMPORT-3",
+        f"import reported {report!r}",
+    )
+    expect(
+        await store.get("past") is None and await store.get("edge") is None,
+        "IMPORT-3",
+        "an expired record was imported",
+    )
     expect(await store.get("future") is not None, "IMPORT-3", "a live record was not imported")
 
 
@@ -148,13 +192,30 @@ async def check_import_conflicts(ctx: Ctx) -> None:
     doc = document(record("clash", data={"theirs": True}), record("fresh"))
     with expect_raises(ImportRejected, "IMPORT-4", "import of a live id with on_conflict='error'"):
         await store.import_(doc)
-    expect(await store.get("fresh") is None, ("IMPORT-4", "ERR-2"), "a rejected import imported a record")
+    expect(
+        await store.get("fresh") is None,
+        ("IMPORT-4", "ERR-2"),
+        "a rejected import imported a record",
+    )
     skipped = await store.import_(doc, on_conflict="skip")
-    expect(skipped == ImportReport(imported=1, skipped_conflict=1), "IMPORT-6", f"skip reported {skipped!r}")
-    expect_same(mine, await store.get("clash"), "IMPORT-4", "the stored session after on_conflict='skip'")
+    expect(
+        skipped == ImportReport(imported=1, skipped_conflict=1),
+        "IMPORT-6",
+        f"skip reported {skipped!r}",
+    )
+    expect_same(
+        mine, await store.get("clash"), "IMPORT-4", "the stored session after on_conflict='skip'"
+    )
     await store.delete("fresh")
     replaced = await store.import_(doc, on_conflict="replace")
-    expect(replaced == ImportReport(imported=1, replaced=1), "IMPORT-6", f"replace reported {replaced!r}")
+    expect(
+        replaced == ImportReport(imported=1, replaced=1),
+        "IMPORT-6",
+        f"replace reported {replaced!r}",
+    )
     got = await store.get("clash")
-    expect(got is not None and got.data == {"theirs": True} and got.version == 3, "IMPORT-4",
-           f"on_conflict='replace' left {got!r}")
+    expect(
+        got is not None and got.data == {"theirs": True} and got.version == 3,
+        "IMPORT-4",
+        f"on_conflict='replace' left {got!r}",
+    )

@@ -8,9 +8,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import settings as Settings
+
 from sessionstore import SessionStore
 
 from ..clock import FakeClock
+from ..driver import Driver
 from ..target import StoreFactory, opened
 
 
@@ -29,6 +32,15 @@ class Ctx:
     def another(self) -> AbstractAsyncContextManager[SessionStore]:
         """A second fresh store on the same clock (for import and close checks)."""
         return opened(self.factory, self.clock)
+
+
+@dataclass
+class Harness:
+    """What sync checks (the stateful suite) drive the store through."""
+
+    driver: Driver
+    factory: StoreFactory
+    settings: Settings
 
 
 @dataclass(frozen=True)

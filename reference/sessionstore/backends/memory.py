@@ -28,7 +28,7 @@ from ..errors import (
     StoreUnavailable,
     VersionConflict,
 )
-from ..export import ExportDocument, parse_export, record_to_export
+from ..export import FORMAT, FORMAT_VERSION, ExportDocument, parse_export, record_to_export
 from ..semantics import (
     Record,
     check_id,
@@ -74,8 +74,12 @@ class MemoryStore:
         self.default_ttl = default_ttl
         self._default_ttl_ms = None if default_ttl is None else ttl_to_ms(default_ttl, limits)
         self._now = now_ms_function(clock)
-        self._records: SortedDict = SortedDict()  # id -> Record, live or not yet purged
-        self._expiry: SortedList = SortedList()  # (expires_ms, id) of records that expire
+        self._records: SortedDict[str, Record] = (
+            SortedDict()
+        )  # id -> Record, live or not yet purged
+        self._expiry: SortedList[tuple[int, str]] = (
+            SortedList()
+        )  # (expires_ms, id) of records that expire
         self._lock = threading.Lock()
         self._closed = False
 
@@ -240,7 +244,11 @@ class MemoryStore:
                     found.append(record)
                     if len(found) == limit:
                         break
-            more = len(found) == limit and self._records.bisect_right(last) < len(self._records)
+            more = (
+                last is not None
+                and len(found) == limit
+                and self._records.bisect_right(last) < len(self._records)
+            )
         return Page([r.to_session() for r in found], last if more else None)
 
     async def count(self) -> int:
@@ -267,7 +275,10 @@ class MemoryStore:
             now = self._now()
             live = [r for r in self._records.values() if r.is_live(now)]
         return ExportDocument(
-            exported_at=from_ms(now), sessions=[record_to_export(r) for r in live]
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            exported_at=from_ms(now),
+            sessions=[record_to_export(r) for r in live],
         )
 
     async def import_(
@@ -316,6 +327,22 @@ class MemoryStore:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    # --- fault injection for the conformance kit (check ERR-3) ------------------------------
+
+    async def corrupt_for_testing(self, id: str) -> None:
+        """Overwrite a session's stored bytes with something that is not JSON."""
+        with self._lock:
+            record: Record = self._records[id]
+            self._records[id] = Record(
+                id,
+                b"\xff{not json",
+                record.version,
+                record.created_ms,
+                record.updated_ms,
+                record.expires_ms,
+                record.owner,
+            )
 
     # --- helpers of the write paths -------------------------------------------------------
 

@@ -1,0 +1,73 @@
+"""open_store: URLs, StoreConfig, the environment, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionstore import InvalidSession, SessionStore, StoreConfig, available_backends, open_store
+from sessionstore.backends.memory import MemoryStore
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_memory_url_opens_the_memory_store() -> None:
+    async with open_store("memory://") as store:
+        assert isinstance(store, MemoryStore)
+        assert isinstance(store, SessionStore)
+        made = await store.create({"a": 1})
+        assert (await store.get(made.id)) == made
+
+
+async def test_default_is_memory_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TYPE", "PATH", "URL", "DEFAULT_TTL"):
+        monkeypatch.delenv(f"SESSION_STORE_{name}", raising=False)
+    async with open_store() as store:
+        assert isinstance(store, MemoryStore)
+        assert store.default_ttl is None
+
+
+async def test_environment_sets_type_and_default_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSION_STORE_TYPE", "memory")
+    monkeypatch.setenv("SESSION_STORE_DEFAULT_TTL", "90")
+    async with open_store() as store:
+        made = await store.create()
+        assert made.expires_at is not None
+        assert (made.expires_at - made.created_at).total_seconds() == 90
+
+
+async def test_store_config_object() -> None:
+    async with open_store(StoreConfig(type="memory", default_ttl=5)) as store:
+        assert store.default_ttl == 5
+
+
+async def test_the_store_is_closed_on_exit() -> None:
+    async with open_store("memory://") as store:
+        pass
+    with pytest.raises(Exception, match="closed"):
+        await store.count()
+
+
+@pytest.mark.parametrize("target", ["postgres://x", "nosuch://"])
+async def test_unknown_type_lists_what_is_available(target: str) -> None:
+    with pytest.raises(InvalidSession, match=r"available: .*memory"):
+        async with open_store(target):
+            pass
+
+
+async def test_unknown_type_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSION_STORE_TYPE", "cassandra")
+    monkeypatch.delenv("SESSION_STORE_URL", raising=False)
+    with pytest.raises(InvalidSession, match=r"'cassandra'.*available"):
+        async with open_store():
+            pass
+
+
+@pytest.mark.parametrize("target", ["memory", "not a url", ":memory:"])
+async def test_malformed_url(target: str) -> None:
+    with pytest.raises(InvalidSession, match="malformed store URL"):
+        async with open_store(target):
+            pass
+
+
+def test_builtin_backends_are_listed() -> None:
+    assert "memory" in available_backends()

@@ -1,0 +1,103 @@
+"""What the memory store promises beyond the kit: threads, the expiry index, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sessionstore import CorruptSession, Limits, SessionTooLarge
+from sessionstore.backends.memory import MemoryStore
+from sessionstore_conformance import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+
+def _increment(data: dict[str, Any]) -> dict[str, Any]:
+    return {"n": data["n"] + 1}
+
+
+def test_updates_from_many_threads_and_loops_are_not_lost() -> None:
+    store = MemoryStore()
+    made = asyncio.run(store.create({"n": 0}))
+    threads, per_thread = 8, 250
+
+    def worker() -> None:
+        async def work() -> None:
+            for _ in range(per_thread):
+                await store.update(made.id, _increment)
+
+        asyncio.run(work())
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    final = asyncio.run(store.get(made.id))
+    assert final is not None
+    assert final.data["n"] == threads * per_thread
+    assert final.version == threads * per_thread + 1
+
+
+async def test_purge_walks_only_the_expired_end_of_the_index() -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    for i in range(1000):
+        await store.create(id=f"live{i}")
+    for i in range(10):
+        await store.create(id=f"old{i}", ttl=1)
+    await store.create(id="later", ttl=5)
+    clock.advance(1000)
+    assert await store.count() == 1001
+    assert await store.purge_expired() == 10
+    # Only records that expire sit in the expiry index: never the 1,000 that do not.
+    assert len(store._expiry) == 1
+    assert await store.count() == 1001
+
+
+async def test_touch_and_replace_keep_the_expiry_index_exact() -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    made = await store.create(ttl=1)
+    await store.touch(made.id, 10)
+    await store.replace(made.id, {"a": 1}, ttl=20)
+    await store.delete(made.id)
+    assert len(store._expiry) == 0
+    assert await store.purge_expired() == 0
+
+
+async def test_configured_limits_apply() -> None:
+    store = MemoryStore(limits=Limits(max_data_bytes=64, max_ttl=timedelta(hours=1)))
+    with pytest.raises(SessionTooLarge):
+        await store.create({"k": "x" * 64})
+    with pytest.raises(ValueError, match="ttl"):
+        await store.create(ttl=7200)
+
+
+async def test_corrupt_bytes_raise_and_are_not_hidden() -> None:
+    store = MemoryStore()
+    made = await store.create({"a": 1})
+    await store.corrupt_for_testing(made.id)
+    with pytest.raises(CorruptSession, match=made.id):
+        await store.get(made.id)
+    assert await store.count() == 1
+
+
+async def test_list_pages_by_cursor_over_many_sessions() -> None:
+    store = MemoryStore()
+    ids = sorted(f"id{i:04d}" for i in range(2500))
+    for i in ids:
+        await store.create(id=i)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await store.list(cursor=cursor, limit=1000)
+        seen += [s.id for s in page.sessions]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == ids

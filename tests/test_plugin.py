@@ -1,0 +1,47 @@
+"""The pytest plugin, run in a fresh pytest process as a store author would run it."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_plugin_runs_the_kit_on_the_memory_store(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "--sessionstore=memory://", "--sessionstore-profile=ci", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(
+        failed=0, skipped=1, passed=len(__import__("sessionstore_conformance").REGISTRY) - 1
+    )
+    result.stdout.fnmatch_lines(["*LIVE-1*MUST*pass*", "*PASS*clauses*"])
+
+
+def test_plugin_reports_the_violated_clause(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        sloppy="""
+        from sessionstore.backends.memory import MemoryStore
+
+        class Sloppy(MemoryStore):
+            async def touch(self, id, ttl, *, owner=None):
+                with self._lock:
+                    record = self._records.get(id)
+                    if record is not None:  # revives expired sessions: breaks TOUCH-2
+                        from sessionstore.semantics import Record
+                        self._put(Record(record.id, record.data, record.version, record.created_ms,
+                                         record.updated_ms, self._now() + 60_000, record.owner))
+                return await super().touch(id, ttl, owner=owner)
+
+        def factory(*, clock):
+            return Sloppy(clock=clock)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--sessionstore=sloppy:factory", "--sessionstore-profile=ci", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*violates*TOUCH-2*", "*TOUCH-2*MUST*fail*", "*FAIL*clauses*"])
+
+
+def test_without_the_option_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_one():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
