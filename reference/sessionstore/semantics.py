@@ -126,48 +126,74 @@ class _BadValue(Exception):
         self.path: list[str] = []
 
 
-def _walk(value: Any, depth: int, max_depth: int) -> None:
+def _check_number(value: Any) -> None:
+    """Accept an int in the safe range or a finite float; refuse every other type."""
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return
     if kind is int:
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return
-        raise _BadValue(f"integer {value} is outside +-(2**53-1)")
-    if kind is float:
-        if math.isfinite(value):
-            return
-        raise _BadValue(f"{value} is not a JSON number")
-    if kind is dict or kind is list:
-        if depth >= max_depth:
-            raise _BadValue(f"nesting is deeper than {max_depth} levels")
-        items = value.items() if kind is dict else enumerate(value)
-        for key, item in items:
-            if type(key) is not str and kind is dict:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise _BadValue(f"integer {value} is outside +-(2**53-1)")
+    elif kind is float:
+        if not math.isfinite(value):
+            raise _BadValue(f"{value} is not a JSON number")
+    else:
+        raise _BadValue(f"{kind.__name__} is not a JSON value")
+
+
+def _walk(container: dict[str, Any] | list[Any], depth: int, max_depth: int) -> None:
+    """Validate a container's contents. This is the hot path of every write: strings,
+    booleans and nulls are accepted inline, and only containers recurse."""
+    if depth >= max_depth:
+        raise _BadValue(f"nesting is deeper than {max_depth} levels")
+    is_object = type(container) is dict
+    pairs = container.items() if is_object else enumerate(container)  # type: ignore[union-attr]
+    for key, item in pairs:
+        try:
+            if is_object and type(key) is not str:
                 raise _BadValue(f"object key {key!r} is not a str")
-            try:
+            kind = type(item)
+            if kind is dict or kind is list:
                 _walk(item, depth + 1, max_depth)
-            except _BadValue as bad:
-                bad.path.append(str(key).replace("~", "~0").replace("/", "~1"))
-                raise
-        return
-    raise _BadValue(f"{kind.__name__} is not a JSON value")
+            elif not (kind is str or kind is bool or item is None):
+                _check_number(item)
+        except _BadValue as bad:
+            bad.path.append(str(key).replace("~", "~0").replace("/", "~1"))
+            raise
+
+
+#: orjson refuses subclasses, dataclasses, datetimes, non-str keys and unsafe integers;
+#: what it still accepts (tuples, NaN as null, enums, UUIDs) fails the round trip below.
+_STRICT = (
+    orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
 
 
 def encode_data(data: object, limits: Limits = DEFAULT_LIMITS) -> bytes:
-    """Validate session data (VAL-2..VAL-5) and encode it as compact UTF-8 JSON."""
+    """Validate session data (VAL-2..VAL-5) and encode it as compact UTF-8 JSON.
+
+    Fast path: orjson encodes and decodes in C, and the data is valid exactly when the
+    decoded copy equals the input and the text holds no more containers than the depth
+    limit allows. Otherwise the Python walk finds the offending value and names it.
+    """
     if type(data) is not dict:
         raise InvalidSession(
             f"session data must be a dict (a JSON object), not {type(data).__name__}"
         )
     try:
-        _walk(data, 0, limits.max_depth)
-        encoded = orjson.dumps(data)
-    except _BadValue as bad:
-        pointer = "".join("/" + part for part in reversed(bad.path))
-        raise InvalidSession(f"session data at '{pointer or '/'}': {bad.message}") from None
-    except orjson.JSONEncodeError as exc:  # lone surrogates: not valid Unicode text
-        raise InvalidSession(f"session data is not valid JSON text: {exc}") from None
+        encoded = orjson.dumps(data, option=_STRICT)
+        exact = orjson.loads(encoded) == data
+    except TypeError:  # orjson.JSONEncodeError
+        encoded, exact = b"", False
+    if not exact or encoded.count(b"{") + encoded.count(b"[") > limits.max_depth:
+        try:
+            _walk(data, 0, limits.max_depth)
+        except _BadValue as bad:
+            pointer = "".join("/" + part for part in reversed(bad.path))
+            raise InvalidSession(f"session data at '{pointer or '/'}': {bad.message}") from None
+        if not exact:  # every value has a JSON type, so the text itself is bad
+            raise InvalidSession("session data holds a string that is not valid Unicode text")
     if len(encoded) > limits.max_data_bytes:
         raise SessionTooLarge(
             f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
