@@ -87,7 +87,9 @@ async def main(n: int) -> None:
         ("touch", None, await timed(n, ours_touch)),
     ]
     print(f"memory store vs dict+orjson, {n} ops each, {size}-byte sessions (microseconds)")
-    print(f"{'operation':<14}{'raw p50':>9}{'raw p99':>9}{'ours p50':>10}{'ours p99':>10}{'p50 ratio':>11}")
+    print(
+        f"{'operation':<14}{'raw p50':>9}{'raw p99':>9}{'ours p50':>10}{'ours p99':>10}{'p50 ratio':>11}"
+    )
     for name, base, ours in rows:
         b50, b99 = base if base else (float("nan"), float("nan"))
         ratio = ours[0] / b50 if base else float("nan")
@@ -95,10 +97,12 @@ async def main(n: int) -> None:
     purge = MemoryStore()
     for i in range(100_000):
         await purge.create(id=f"p{i}", ttl=3600 if i % 100 else 0.001)
-    time.sleep(0.002)
+    await asyncio.sleep(0.002)
     start = time.perf_counter()
     removed = await purge.purge_expired()
-    print(f"purge_expired: {removed} expired of 100,000 in {(time.perf_counter() - start) * 1e3:.2f} ms")
+    print(
+        f"purge_expired: {removed} expired of 100,000 in {(time.perf_counter() - start) * 1e3:.2f} ms"
+    )
 
 
 if __name__ == "__main__":
