@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from sessionstore import SessionStore, open_store
 
@@ -22,7 +25,7 @@ def resolve(target: str | StoreFactory) -> StoreFactory:
     if callable(target):
         return target
     if "://" in target:
-        return lambda *, clock: open_store(target, clock=clock)
+        return _fresh_namespaces(target)
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise UsageError(
@@ -36,6 +39,19 @@ def resolve(target: str | StoreFactory) -> StoreFactory:
     if not callable(factory):
         raise UsageError(f"{module_name}.{attr} is not a callable store factory")
     return factory  # type: ignore[no-any-return]
+
+
+def _fresh_namespaces(url: str) -> StoreFactory:
+    """Every store opened from a URL gets a namespace of its own, so it starts empty
+    and the kit never sees (or touches) anyone else's sessions in a shared backend."""
+    run = secrets.token_hex(3)
+    counter = itertools.count(1)
+    joiner = "&" if urlsplit(url).query else "?"
+
+    def factory(*, clock: FakeClock) -> Any:
+        return open_store(f"{url}{joiner}namespace=kit{run}_{next(counter)}", clock=clock)
+
+    return factory
 
 
 @asynccontextmanager

@@ -9,7 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class StoreConfig(BaseSettings):
     """Which store to open. Read from ``SESSION_STORE_TYPE``, ``SESSION_STORE_PATH``,
-    ``SESSION_STORE_URL`` and ``SESSION_STORE_DEFAULT_TTL`` when not given."""
+    ``SESSION_STORE_URL``, ``SESSION_STORE_NAMESPACE`` and ``SESSION_STORE_DEFAULT_TTL``
+    when not given. ``SESSION_STORE_PATH`` defaults to ``./data/sessions.db`` for sqlite."""
 
     model_config = SettingsConfigDict(env_prefix="SESSION_STORE_", extra="forbid")
 
@@ -19,5 +20,7 @@ class StoreConfig(BaseSettings):
     path: Optional[str] = None  # noqa: UP045 - pydantic-settings reads the annotation at runtime
     #: A store URL such as ``memory://``; wins over ``type`` and ``path``.
     url: Optional[str] = None  # noqa: UP045
+    #: Keeps applications apart in one shared backend (an SQLite table, a key prefix).
+    namespace: Optional[str] = None  # noqa: UP045
     #: Seconds a new session lives when ``create`` gets no ttl; unset means no expiry.
     default_ttl: Optional[float] = None  # noqa: UP045

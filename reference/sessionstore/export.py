@@ -25,7 +25,7 @@ from pydantic import (
 
 from .errors import ImportRejected, InvalidSession, Problem
 from .semantics import MAX_SAFE_INTEGER, Record, encode_data, from_ms, to_ms
-from .values import DEFAULT_LIMITS, JSONObject, Limits
+from .values import DEFAULT_LIMITS, ImportReport, JSONObject, Limits, OnConflict
 
 FORMAT: Final = "sessionstore-export"
 FORMAT_VERSION: Final = 1
@@ -112,6 +112,39 @@ def record_to_export(record: Record) -> SessionRecord:
         expires_at=None if record.expires_ms is None else from_ms(record.expires_ms),
         owner=record.owner,
     )
+
+
+def check_on_conflict(on_conflict: object) -> OnConflict:
+    if on_conflict not in ("error", "skip", "replace"):
+        raise InvalidSession(f"on_conflict must be error, skip or replace, not {on_conflict!r}")
+    return on_conflict
+
+
+def plan_import(
+    records: list[Record], now_ms: int, clashes: set[str], on_conflict: OnConflict
+) -> tuple[list[Record], ImportReport]:
+    """What an import writes and reports (IMPORT-3, IMPORT-4, IMPORT-6), given the ids
+    of ``records`` that are live in the store now. Raises ImportRejected for a clash
+    under ``on_conflict="error"``, before anything is written."""
+    fresh = [r for r in records if r.is_live(now_ms)]
+    clashes = clashes & {r.id for r in fresh}
+    if clashes and on_conflict == "error":
+        raise ImportRejected(
+            [
+                Problem(f"/sessions/{i}/id", f"a live session with id {r.id!r} exists")
+                for i, r in enumerate(records)
+                if r.id in clashes and r.is_live(now_ms)
+            ]
+        )
+    writes = [r for r in fresh if r.id not in clashes or on_conflict == "replace"]
+    kept = len(clashes) if on_conflict != "replace" else 0
+    report = ImportReport(
+        imported=len(fresh) - len(clashes),
+        skipped_expired=len(records) - len(fresh),
+        skipped_conflict=kept,
+        replaced=len(clashes) - kept,
+    )
+    return writes, report
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:

@@ -6,10 +6,11 @@ the entry-point group ``sessionstore.backends`` and are found by scheme name.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import entry_points
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .config import StoreConfig
 from .contract import SessionStore
@@ -17,16 +18,61 @@ from .errors import InvalidSession
 from .values import Clock
 
 #: An opener takes the parsed config and the clock and returns an open store.
-Opener = Callable[[StoreConfig, "Clock | None"], SessionStore]
+Opener = Callable[[StoreConfig, "Clock | None"], "SessionStore | Awaitable[SessionStore]"]
+
+
+def url_options(config: StoreConfig, allowed: set[str]) -> dict[str, str]:
+    """The query parameters of the config's URL (``?namespace=x``), checked against
+    what the backend understands; ``namespace`` falls back to the config's."""
+    query = parse_qs(urlsplit(config.url).query, keep_blank_values=True) if config.url else {}
+    unknown = sorted(set(query) - allowed)
+    if unknown:
+        raise InvalidSession(
+            f"unknown store URL option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    options = {key: values[-1] for key, values in query.items()}
+    if "namespace" in allowed and "namespace" not in options and config.namespace:
+        options["namespace"] = config.namespace
+    return options
 
 
 def _open_memory(config: StoreConfig, clock: Clock | None) -> SessionStore:
     from .backends.memory import MemoryStore
 
+    url_options(config, {"namespace"})  # accepted for symmetry; each memory store is its own
     return MemoryStore(clock=clock, default_ttl=config.default_ttl)
 
 
-BUILTIN_BACKENDS: dict[str, Opener] = {"memory": _open_memory}
+def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionStore]:
+    from .backends.sqlite import SQLiteStore
+
+    options = url_options(config, {"namespace", "synchronous", "lock_timeout"})
+    if config.url:
+        # As SQLAlchemy: sqlite:///relative/file.db and sqlite:////absolute/file.db
+        path = unquote(urlsplit(config.url).path)[1:]
+    else:
+        path = config.path or DEFAULT_SQLITE_PATH
+    if not path:
+        raise InvalidSession(
+            "an SQLite store needs a file: sqlite:///relative.db or sqlite:////absolute/path.db"
+        )
+    try:
+        lock_timeout = float(options.get("lock_timeout", 30))
+    except ValueError:
+        raise InvalidSession("lock_timeout must be a number of seconds") from None
+    store = SQLiteStore(
+        path,
+        namespace=options.get("namespace", "sessions"),
+        clock=clock,
+        default_ttl=config.default_ttl,
+        synchronous=options.get("synchronous", "normal"),
+        lock_timeout=lock_timeout,
+    )
+    return store.open()
+
+
+DEFAULT_SQLITE_PATH = "./data/sessions.db"
+BUILTIN_BACKENDS: dict[str, Opener] = {"memory": _open_memory, "sqlite": _open_sqlite}
 
 
 def available_backends() -> dict[str, Opener]:
@@ -71,7 +117,8 @@ async def open_store(
         raise InvalidSession(
             f"unknown session store type {name!r}; available: {', '.join(sorted(backends))}"
         )
-    store = backends[name](config, clock)
+    opened = backends[name](config, clock)
+    store = await opened if inspect.isawaitable(opened) else opened
     try:
         yield store
     finally:

@@ -20,15 +20,20 @@ from sortedcontainers import SortedDict, SortedList
 
 from ..contract import Updater
 from ..errors import (
-    ImportRejected,
-    InvalidSession,
-    Problem,
     SessionExists,
     SessionNotFound,
     StoreUnavailable,
     VersionConflict,
 )
-from ..export import FORMAT, FORMAT_VERSION, ExportDocument, parse_export, record_to_export
+from ..export import (
+    FORMAT,
+    FORMAT_VERSION,
+    ExportDocument,
+    check_on_conflict,
+    parse_export,
+    plan_import,
+    record_to_export,
+)
 from ..semantics import (
     Record,
     check_id,
@@ -287,32 +292,16 @@ class MemoryStore:
         *,
         on_conflict: OnConflict = "error",
     ) -> ImportReport:
-        if on_conflict not in ("error", "skip", "replace"):
-            raise InvalidSession(f"on_conflict must be error, skip or replace, not {on_conflict!r}")
+        check_on_conflict(on_conflict)
         records = parse_export(doc, self.limits)
         with self._lock:
             self._open_check()
             now = self._now()
-            fresh = [r for r in records if r.is_live(now)]
-            clashes = {r.id for r in fresh if self._live(r.id, now) is not None}
-            if clashes and on_conflict == "error":
-                raise ImportRejected(
-                    [
-                        Problem(f"/sessions/{i}/id", f"a live session with id {r.id!r} exists")
-                        for i, r in enumerate(records)
-                        if r.id in clashes and r.is_live(now)
-                    ]
-                )
-            for record in fresh:
-                if record.id not in clashes or on_conflict == "replace":
-                    self._put(record)
-        kept = len(clashes) if on_conflict != "replace" else 0
-        return ImportReport(
-            imported=len(fresh) - len(clashes),
-            skipped_expired=len(records) - len(fresh),
-            skipped_conflict=kept,
-            replaced=len(clashes) - kept,
-        )
+            clashes = {r.id for r in records if self._live(r.id, now) is not None}
+            writes, report = plan_import(records, now, clashes, on_conflict)
+            for record in writes:
+                self._put(record)
+        return report
 
     async def close(self) -> None:
         self._closed = True
