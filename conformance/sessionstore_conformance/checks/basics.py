@@ -126,7 +126,7 @@ async def check_create_over_expired(ctx: Ctx) -> None:
     """The id of an expired session can be created again, as a new session."""
     store = ctx.store
     await store.create({"old": True}, id="again", ttl=1)
-    ctx.clock.advance(1000)
+    ctx.clock.advance(1001)  # well past expiry: only check_expiry_boundary tests the boundary
     try:
         made = await store.create({"new": True}, id="again")
     except SessionExists as exc:
@@ -160,6 +160,7 @@ async def check_get_never_extends(ctx: Ctx) -> None:
     for _ in range(4):
         ctx.clock.advance(2500)
         await store.get(made.id)
+    ctx.clock.advance(1)  # past the original expiry, not on it
     expect(await store.get(made.id) is None, "GET-2", "get extended the session's expiry")
 
 
@@ -187,7 +188,7 @@ async def check_expired_invisible(ctx: Ctx) -> None:
     store = ctx.store
     gone = await store.create({"a": 1}, ttl=1, id="gone")
     kept = await store.create({"b": 2}, id="kept")
-    ctx.clock.advance(1000)
+    ctx.clock.advance(1001)
     expect(await store.get(gone.id) is None, "LIVE-2", "get returned an expired session")
     with expect_raises(SessionNotFound, "LIVE-2", "replace of an expired session"):
         await store.replace(gone.id, {"x": 1})
@@ -449,7 +450,7 @@ async def check_purge(ctx: Ctx) -> None:
     for i in range(3):
         await store.create({"i": i}, ttl=1, id=f"old{i}")
     keep = [await store.create({"i": i}, id=f"new{i}", ttl=3600 if i else None) for i in range(2)]
-    ctx.clock.advance(1000)
+    ctx.clock.advance(1001)
     before = await snapshot(store, [s.id for s in keep])
     removed = await store.purge_expired()
     expect(
@@ -472,7 +473,7 @@ async def check_purge_cost(ctx: Ctx) -> None:
     async def purge_time(expired: int) -> float:
         for i in range(expired):
             await store.create(ttl=0.001, id=f"e{i}")
-        ctx.clock.advance(1)
+        ctx.clock.advance(2)
         start = time.perf_counter()
         await store.purge_expired()
         return time.perf_counter() - start
@@ -517,6 +518,14 @@ async def check_copies(ctx: Ctx) -> None:
         final is not None and final.data == {"list": [1, 3], "obj": {"k": "v"}},
         "COPY-1",
         f"mutating returned data changed the store: {final!r}",
+    )
+    assert final is not None
+    final.data["obj"]["k"] = "mutated"
+    again = await store.get("c")
+    expect(
+        again is not None and again.data == {"list": [1, 3], "obj": {"k": "v"}},
+        "COPY-1",
+        f"mutating what get returned changed what the next get returns: {again!r}",
     )
 
 

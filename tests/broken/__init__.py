@@ -1,0 +1,7 @@
+"""A gallery of deliberately broken session stores: the conformance kit must reject each."""
+
+from __future__ import annotations
+
+from .stores import GALLERY, Mutant
+
+__all__ = ["GALLERY", "Mutant"]

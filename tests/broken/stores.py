@@ -1,0 +1,291 @@
+"""Mutants of the reference memory store, one bug each, and the clause each one breaks.
+
+Every mutant is a tiny subclass of :class:`~sessionstore.backends.memory.MemoryStore`
+overriding one thing. ``GALLERY`` pairs each with a kit factory (``factory(*, clock)``)
+and the clause ids whose failure proves the kit caught it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sessionstore import (
+    TTL,
+    ExportDocument,
+    ImportReport,
+    JSONObject,
+    OnConflict,
+    Page,
+    Session,
+    SessionNotFound,
+)
+from sessionstore.backends.memory import MemoryStore
+from sessionstore.contract import Updater
+from sessionstore.semantics import Record, check_id, check_version, ttl_to_ms
+from sessionstore_conformance.clock import FakeClock
+
+
+class ExpiredAtBoundary(MemoryStore):
+    """Liveness uses ``now <= expires``: readable at its expiry instant (breaks LIVE-1)."""
+
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
+        return super()._live(session_id, now - 1, owner)
+
+
+class TouchRevives(MemoryStore):
+    """touch finds expired, unpurged sessions and brings them back (breaks TOUCH-2)."""
+
+    async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
+        with self._lock:
+            old: Record | None = self._records.get(id)
+            if old is not None:
+                self._put(dataclasses.replace(old, expires_ms=None))
+        return await super().touch(id, ttl, owner=owner)
+
+
+class AliasingGet(MemoryStore):
+    """get caches each version's data dict and hands out that same object (breaks COPY-1)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cache: dict[tuple[str, int], JSONObject] = {}
+
+    async def get(self, id: str, *, owner: str | None = None) -> Session | None:
+        got = await super().get(id, owner=owner)
+        if got is None:
+            return None
+        data = self._cache.setdefault((got.id, got.version), got.data)
+        return dataclasses.replace(got, data=data)
+
+
+class ReplaceIgnoresVersion(MemoryStore):
+    """replace never compares expected_version (breaks REPLACE-2)."""
+
+    async def replace(
+        self,
+        id: str,
+        data: JSONObject,
+        *,
+        expected_version: int | None = None,
+        ttl: TTL | None = None,
+        owner: str | None = None,
+    ) -> Session:
+        check_version(expected_version)
+        return await super().replace(id, data, ttl=ttl, owner=owner)
+
+
+class VersionNotBumped(MemoryStore):
+    """Data writes keep the old version (breaks REC-3)."""
+
+    def _written(self, current: Record, encoded: bytes, now: int, ttl: TTL | None) -> Record:
+        record = dataclasses.replace(
+            super()._written(current, encoded, now, ttl), version=current.version
+        )
+        self._put(record)
+        return record
+
+
+class DeleteExpiredTrue(MemoryStore):
+    """delete of an expired, unpurged session removes it and returns True (breaks DELETE-1)."""
+
+    async def delete(
+        self, id: str, *, expected_version: int | None = None, owner: str | None = None
+    ) -> bool:
+        with self._lock:
+            record: Record | None = self._records.get(id)
+            if record is not None and not record.is_live(self._now()):
+                self._remove(record)
+                return True
+        return await super().delete(id, expected_version=expected_version, owner=owner)
+
+
+class SlidingGet(MemoryStore):
+    """Every get pushes the expiry one second further (breaks GET-2)."""
+
+    async def get(self, id: str, *, owner: str | None = None) -> Session | None:
+        got = await super().get(id, owner=owner)
+        if got is not None and got.expires_at is not None:
+            with self._lock:
+                record: Record = self._records[id]
+                assert record.expires_ms is not None
+                self._put(dataclasses.replace(record, expires_ms=record.expires_ms + 1000))
+        return got
+
+
+class CountsExpired(MemoryStore):
+    """count includes expired-but-unpurged sessions (breaks COUNT-1)."""
+
+    async def count(self) -> int:
+        with self._lock:
+            self._open_check()
+            return len(self._records)
+
+
+class PartialImport(MemoryStore):
+    """import validates and applies one record at a time, stopping at the first bad one
+    (breaks IMPORT-2, IMPORT-1)."""
+
+    async def import_(
+        self,
+        doc: ExportDocument | Mapping[str, Any] | str | bytes,
+        *,
+        on_conflict: OnConflict = "error",
+    ) -> ImportReport:
+        items = doc.get("sessions") if isinstance(doc, Mapping) else None
+        if not isinstance(doc, Mapping) or not isinstance(items, list) or not items:
+            return await super().import_(doc, on_conflict=on_conflict)
+        total = ImportReport()
+        for item in items:
+            got = await super().import_({**doc, "sessions": [item]}, on_conflict=on_conflict)
+            pairs = zip(dataclasses.astuple(total), dataclasses.astuple(got), strict=True)
+            total = ImportReport(*(a + b for a, b in pairs))
+        return total
+
+
+class CreateOverwrites(MemoryStore):
+    """create with the id of a live session overwrites it (breaks CREATE-3)."""
+
+    async def create(
+        self,
+        data: JSONObject | None = None,
+        *,
+        ttl: TTL | None = None,
+        id: str | None = None,
+        owner: str | None = None,
+    ) -> Session:
+        with self._lock:
+            old: Record | None = self._records.get(id) if isinstance(id, str) else None
+            if old is not None:
+                self._remove(old)
+        return await super().create(data, ttl=ttl, id=id, owner=owner)
+
+
+class LostUpdates(MemoryStore):
+    """update reads, awaits, then writes: concurrent updates overwrite each other (breaks CONC-1)."""
+
+    async def update(
+        self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
+    ) -> Session:
+        current = await self.get(id, owner=owner)
+        if current is None:
+            raise SessionNotFound(f"no live session with id {id!r}")
+        new = fn(current.data)
+        await asyncio.sleep(0)
+        return await self.replace(id, new, ttl=ttl, owner=owner)
+
+
+class OwnerIgnored(MemoryStore):
+    """Calls on behalf of one owner see every other owner's sessions (breaks OWN-2)."""
+
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
+        return super()._live(session_id, now, None)
+
+
+class ListSkipsAfterCursor(MemoryStore):
+    """list resumes one id past its cursor, skipping each later page's first item (breaks LIST-2)."""
+
+    async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
+        if cursor is not None:
+            check_id(cursor, self.limits)
+            with self._lock:
+                after = self._records.bisect_right(cursor)
+                if after < len(self._records):
+                    cursor = self._records.keys()[after]
+        return await super().list(cursor=cursor, limit=limit)
+
+
+class TtlFloorSeconds(MemoryStore):
+    """create rounds its ttl down to whole seconds (at least 1 s) (breaks TTL-1, TTL-2)."""
+
+    async def create(
+        self,
+        data: JSONObject | None = None,
+        *,
+        ttl: TTL | None = None,
+        id: str | None = None,
+        owner: str | None = None,
+    ) -> Session:
+        if ttl is not None:
+            ttl = max(1, ttl_to_ms(ttl, self.limits) // 1000)
+        return await super().create(data, ttl=ttl, id=id, owner=owner)
+
+
+def _nan_to_null(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_null(v) for v in value]
+    return value
+
+
+class NanAsNull(MemoryStore):
+    """create accepts NaN and Infinity and stores them as null (breaks VAL-3)."""
+
+    async def create(
+        self,
+        data: JSONObject | None = None,
+        *,
+        ttl: TTL | None = None,
+        id: str | None = None,
+        owner: str | None = None,
+    ) -> Session:
+        return await super().create(_nan_to_null(data), ttl=ttl, id=id, owner=owner)
+
+
+# --- the gallery ---------------------------------------------------------------------------
+
+StoreFactory = Callable[..., MemoryStore]
+
+
+def factory_of(store_type: type[MemoryStore]) -> StoreFactory:
+    """``factory(*, clock)`` returning a fresh ``store_type``, as the kit wants."""
+
+    def factory(*, clock: FakeClock) -> MemoryStore:
+        return store_type(clock=clock)
+
+    factory.__qualname__ = f"{store_type.__name__}.factory"
+    return factory
+
+
+@dataclass(frozen=True)
+class Mutant:
+    store_type: type[MemoryStore]
+    #: The kit must report ``fail`` for at least one of these clauses (the first is the
+    #: clause the bug breaks most directly; the others are equally valid attributions).
+    expected: tuple[str, ...]
+    #: Only the stateful suite catches this bug; the fast run must include it.
+    stateful: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.store_type.__name__
+
+    @property
+    def factory(self) -> StoreFactory:
+        return factory_of(self.store_type)
+
+
+GALLERY: list[Mutant] = [
+    Mutant(ExpiredAtBoundary, ("LIVE-1",)),
+    Mutant(TouchRevives, ("TOUCH-2", "LIVE-2")),
+    Mutant(AliasingGet, ("COPY-1",), stateful=True),
+    Mutant(ReplaceIgnoresVersion, ("REPLACE-2",)),
+    Mutant(VersionNotBumped, ("REC-3",)),
+    Mutant(DeleteExpiredTrue, ("DELETE-1", "LIVE-2")),
+    Mutant(SlidingGet, ("GET-2",)),
+    Mutant(CountsExpired, ("COUNT-1",)),
+    Mutant(PartialImport, ("IMPORT-2", "IMPORT-1")),
+    Mutant(CreateOverwrites, ("CREATE-3",)),
+    Mutant(LostUpdates, ("CONC-1",)),
+    Mutant(OwnerIgnored, ("OWN-2",)),
+    Mutant(ListSkipsAfterCursor, ("LIST-2",)),
+    Mutant(TtlFloorSeconds, ("TTL-1", "TTL-2")),
+    Mutant(NanAsNull, ("VAL-3",)),
+]
