@@ -12,7 +12,7 @@ _COMMON = {
 }
 
 PROFILES = {
-    "ci": settings(max_examples=40, stateful_step_count=40, derandomize=True, **_COMMON),  # type: ignore[arg-type]
+    "ci": settings(max_examples=100, stateful_step_count=50, derandomize=True, **_COMMON),  # type: ignore[arg-type]
     "dev": settings(max_examples=100, stateful_step_count=50, **_COMMON),  # type: ignore[arg-type]
     "thorough": settings(max_examples=1000, stateful_step_count=100, **_COMMON),  # type: ignore[arg-type]
 }
