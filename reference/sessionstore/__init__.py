@@ -22,6 +22,7 @@ from .errors import (
 )
 from .export import ExportDocument, SessionRecord
 from .factory import available_backends, open_store
+from .service import BackupError, SessionService
 from .values import (
     DEFAULT_LIMITS,
     TTL,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_LIMITS",
     "TTL",
+    "BackupError",
     "Capabilities",
     "Clock",
     "CorruptSession",
@@ -56,6 +58,7 @@ __all__ = [
     "SessionExists",
     "SessionNotFound",
     "SessionRecord",
+    "SessionService",
     "SessionStore",
     "SessionStoreError",
     "SessionTooLarge",

@@ -1,0 +1,239 @@
+"""``SessionService``: what a server runs around a store — a scheduled purge of expired
+sessions and an optional JSON backup (restored on start, written atomically on a
+schedule and at shutdown).
+
+    async with SessionService(store, backup_path="sessions.backup.json") as service:
+        ...  # serve; service.store is the store
+
+The backup is an export document (spec/schema/export.schema.json). It is written to a
+temporary file in the same folder, fsynced, renamed over the old one and the folder
+fsynced, so a crash at any moment leaves either the previous backup or the new one,
+never a mix; the file is created with mode 0600 (it holds session data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+from .contract import SessionStore
+from .errors import ImportRejected, SessionStoreError
+
+log = logging.getLogger("sessionstore.service")
+
+
+class BackupError(SessionStoreError):
+    """The backup file cannot be read or validated; it is left untouched."""
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Replace ``path`` with ``payload``: temp file, fsync, rename, fsync of the folder."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def remove_stale_temp_files(path: Path) -> int:
+    """Delete temp files that a writer killed mid-write left beside ``path``."""
+    removed = 0
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+            removed += 1
+    return removed
+
+
+class SessionService:
+    """Runs the purge schedule and the JSON backup around ``store``."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        purge_interval: float = 300,
+        backup_path: str | os.PathLike[str] | None = None,
+        backup_interval: float = 60,
+        retry_interval: float = 5,
+    ) -> None:
+        if purge_interval <= 0 or backup_interval <= 0 or retry_interval <= 0:
+            raise ValueError("intervals must be positive numbers of seconds")
+        self.store = store
+        self.purge_interval = purge_interval
+        self.backup_path = None if backup_path is None else Path(backup_path)
+        self.backup_interval = backup_interval
+        self.retry_interval = retry_interval
+        self._tasks: list[asyncio.Task[None]] = []
+        self._write_lock = threading.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore the backup (into an empty store), then start the schedules."""
+        if self.backup_path is not None:
+            await self.restore()
+            if self.backup_path.parent.is_dir():
+                remove_stale_temp_files(self.backup_path)
+        self._tasks.append(asyncio.create_task(self._purge_loop()))
+        if self.backup_path is not None:
+            self._tasks.append(asyncio.create_task(self._backup_loop()))
+
+    async def stop(self) -> None:
+        """Stop the schedules and write a last backup."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.backup_path is not None:
+            await self.backup()
+
+    async def __aenter__(self) -> SessionService:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.purge_interval)
+            await self.purge()
+
+    async def _backup_loop(self) -> None:
+        delay = self.backup_interval
+        while True:
+            await asyncio.sleep(delay)
+            delay = self.backup_interval if await self.backup() else self.retry_interval
+
+    # --- the jobs -------------------------------------------------------------------------
+
+    async def purge(self) -> int:
+        """Purge expired sessions now; errors are logged, never raised into the schedule."""
+        started = time.perf_counter()
+        try:
+            removed = await self.store.purge_expired()
+        except SessionStoreError as exc:
+            log.warning("purge failed: %s", exc, extra={"event": "purge_failed", "error": str(exc)})
+            return 0
+        log.info(
+            "purged %d expired sessions",
+            removed,
+            extra={
+                "event": "purge",
+                "removed": removed,
+                "seconds": round(time.perf_counter() - started, 6),
+            },
+        )
+        return removed
+
+    async def backup(self) -> bool:
+        """Write the backup now; False (and a log record) when it failed. Never raises: the
+        schedule retries after ``retry_interval``."""
+        assert self.backup_path is not None
+        started = time.perf_counter()
+        try:
+            doc = await self.store.export()
+            payload = doc.to_json()
+            await asyncio.to_thread(self._write, payload)
+        except (OSError, SessionStoreError) as exc:
+            log.error(
+                "backup to %s failed: %s; retrying in %g s",
+                self.backup_path,
+                exc,
+                self.retry_interval,
+                extra={"event": "backup_failed", "path": str(self.backup_path), "error": str(exc)},
+            )
+            return False
+        log.info(
+            "backed up %d sessions to %s",
+            len(doc.sessions),
+            self.backup_path,
+            extra={
+                "event": "backup",
+                "path": str(self.backup_path),
+                "sessions": len(doc.sessions),
+                "bytes": len(payload),
+                "seconds": round(time.perf_counter() - started, 6),
+            },
+        )
+        return True
+
+    def _write(self, payload: bytes) -> None:
+        # One writer at a time: a write cancelled at shutdown still finishes in its
+        # thread, and must not land after (and over) the final backup.
+        assert self.backup_path is not None
+        with self._write_lock:
+            write_atomically(self.backup_path, payload)
+
+    async def restore(self) -> int:
+        """Import the backup file into the store, if the file exists and the store is empty.
+
+        A backup that cannot be read or validated raises :class:`BackupError` naming the
+        file and every problem; the file is left as it is, so nothing overwrites it.
+        """
+        assert self.backup_path is not None
+        path = self.backup_path
+        if not path.exists():
+            log.info(
+                "no backup at %s; starting empty",
+                path,
+                extra={"event": "restore_skipped", "path": str(path)},
+            )
+            return 0
+        if await self.store.count() > 0:
+            log.info(
+                "the store already holds sessions; backup %s not restored",
+                path,
+                extra={"event": "restore_skipped", "path": str(path)},
+            )
+            return 0
+        try:
+            payload = await asyncio.to_thread(path.read_bytes)
+            report = await self.store.import_(payload, on_conflict="skip")
+        except ImportRejected as exc:
+            problems = "; ".join(str(p) for p in exc.problems[:20])
+            raise BackupError(f"backup {path} is not a valid export document: {problems}") from exc
+        except OSError as exc:
+            raise BackupError(f"backup {path} cannot be read: {exc}") from exc
+        log.info(
+            "restored %d sessions from %s (%d already expired)",
+            report.imported,
+            path,
+            report.skipped_expired,
+            extra={
+                "event": "restore",
+                "path": str(path),
+                "imported": report.imported,
+                "skipped_expired": report.skipped_expired,
+            },
+        )
+        return report.imported
