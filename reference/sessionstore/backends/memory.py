@@ -317,6 +317,16 @@ class MemoryStore:
     ) -> None:
         await self.close()
 
+    async def stats(self) -> dict[str, int]:
+        """For operators: records held (live or not yet purged) and their data bytes."""
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            stored = len(self._records)
+            expired = self._expiry.bisect_left((now + 1, ""))
+            size = sum(len(r.data) for r in self._records.values())
+        return {"stored": stored, "expired_unpurged": expired, "data_bytes": size}
+
     # --- fault injection for the conformance kit (check ERR-3) ------------------------------
 
     async def corrupt_for_testing(self, id: str) -> None:

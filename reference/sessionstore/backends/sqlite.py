@@ -552,6 +552,27 @@ class SQLiteStore:
     ) -> None:
         await self.close()
 
+    async def stats(self) -> dict[str, Any]:
+        """For operators: rows held (live or not yet purged), and the file's size."""
+
+        def work(conn: sqlite3.Connection, now: int) -> tuple[int, int]:
+            stored = conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()[0]
+            expired = conn.execute(
+                f"SELECT count(*) FROM {self._table} WHERE expires_ms <= ?", (now,)
+            ).fetchone()[0]
+            return int(stored), int(expired)
+
+        stored, expired = await self._read(work)
+        files = [self.path, self.path.with_name(self.path.name + "-wal")]
+        size = sum(f.stat().st_size for f in files if f.exists())
+        return {
+            "stored": stored,
+            "expired_unpurged": expired,
+            "file_bytes": size,
+            "path": str(self.path),
+            "namespace": self.namespace,
+        }
+
     # --- fault injection for the conformance kit (check ERR-3) ------------------------------
 
     async def corrupt_for_testing(self, id: str) -> None:
