@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sessionstore import InvalidSession, SessionStore, StoreConfig, available_backends, open_store
@@ -71,3 +73,40 @@ async def test_malformed_url(target: str) -> None:
 
 def test_builtin_backends_are_listed() -> None:
     assert "memory" in available_backends()
+
+
+async def test_max_data_bytes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sessionstore import SessionTooLarge
+
+    monkeypatch.setenv("SESSION_STORE_MAX_DATA_BYTES", "100")
+    async with open_store("memory://") as store:
+        assert store.limits.max_data_bytes == 100
+        with pytest.raises(SessionTooLarge):
+            await store.create({"k": "x" * 100})
+
+
+async def test_third_party_backends_register_by_entry_point(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An installed distribution that declares a `sessionstore.backends` entry point is
+    found by its name, exactly as pip would install it (a real dist-info on sys.path)."""
+    (tmp_path / "fake_backend.py").write_text(
+        "from sessionstore.backends.memory import MemoryStore\n"
+        "OPENED = []\n"
+        "def open_custom(config, clock):\n"
+        "    OPENED.append(config.url)\n"
+        "    return MemoryStore(clock=clock)\n"
+    )
+    info = tmp_path / "fake_backend-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-backend\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[sessionstore.backends]\ncustom = fake_backend:open_custom\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "custom" in available_backends()
+    async with open_store("custom://anything") as store:
+        assert isinstance(store, MemoryStore)
+    import fake_backend  # type: ignore[import-not-found]
+
+    assert fake_backend.OPENED == ["custom://anything"]

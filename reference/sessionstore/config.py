@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import InvalidSession
+from .values import DEFAULT_LIMITS, Limits
 
 
 class StoreConfig(BaseSettings):
@@ -24,3 +28,12 @@ class StoreConfig(BaseSettings):
     namespace: Optional[str] = None  # noqa: UP045
     #: Seconds a new session lives when ``create`` gets no ttl; unset means no expiry.
     default_ttl: Optional[float] = None  # noqa: UP045
+    #: Largest encoded session data accepted (VAL-5); unset means the spec's 1 MiB.
+    max_data_bytes: Optional[int] = None  # noqa: UP045
+
+    def limits(self) -> Limits:
+        if self.max_data_bytes is None:
+            return DEFAULT_LIMITS
+        if self.max_data_bytes < 2:
+            raise InvalidSession("max_data_bytes must be at least 2 (the empty object {})")
+        return replace(DEFAULT_LIMITS, max_data_bytes=self.max_data_bytes)

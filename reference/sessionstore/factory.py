@@ -40,7 +40,7 @@ def _open_memory(config: StoreConfig, clock: Clock | None) -> SessionStore:
     from .backends.memory import MemoryStore
 
     url_options(config, {"namespace"})  # accepted for symmetry; each memory store is its own
-    return MemoryStore(clock=clock, default_ttl=config.default_ttl)
+    return MemoryStore(clock=clock, default_ttl=config.default_ttl, limits=config.limits())
 
 
 def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionStore]:
@@ -65,6 +65,7 @@ def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionS
         namespace=options.get("namespace", "sessions"),
         clock=clock,
         default_ttl=config.default_ttl,
+        limits=config.limits(),
         synchronous=options.get("synchronous", "normal"),
         lock_timeout=lock_timeout,
     )
