@@ -583,19 +583,30 @@ async def check_close(ctx: Ctx) -> None:
                 await call()
 
 
-@check("ERR-3", requires=("corrupt_for_testing",))
+@check("ERR-3", "ERR-2", requires=("corrupt_for_testing",))
 async def check_corrupt_data(ctx: Ctx) -> None:
-    """Stored bytes that do not decode raise CorruptSession, never look missing."""
+    """Stored bytes that do not decode raise CorruptSession, never look missing, and a
+    call that raises changes nothing (not even the expiry)."""
     from sessionstore import CorruptSession
 
     store = ctx.store
-    made = await store.create({"a": 1})
+    made = await store.create({"a": 1}, ttl=60)
     corrupt: Any = getattr(store, "corrupt_for_testing")  # noqa: B009 - an optional hook
     await corrupt(made.id)
     with expect_raises(CorruptSession, "ERR-3", "get of a corrupt session"):
         await store.get(made.id)
     with expect_raises(CorruptSession, "ERR-3", "update of a corrupt session"):
         await store.update(made.id, lambda d: d)
+    with expect_raises(CorruptSession, "ERR-3", "touch of a corrupt session"):
+        await store.touch(made.id, 3600)
+    expect(await store.count() == 1, "ERR-3", "a corrupt session no longer counts")
+    # replace needs no old data: it overwrites the corrupt bytes, and shows what touch did
+    repaired = await store.replace(made.id, {"b": 2})
+    expect(
+        repaired.expires_at == made.expires_at,
+        ("ERR-2", "ERR-3"),
+        f"a touch that raised CorruptSession moved the expiry to {repaired.expires_at}",
+    )
 
 
 @check("ERR-4", requires=("disconnect_for_testing",))

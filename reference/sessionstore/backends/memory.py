@@ -200,6 +200,7 @@ class MemoryStore:
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
+            decode_data(current.data, id)  # ERR-3 before any change (ERR-2)
             record = Record(
                 id,
                 current.data,

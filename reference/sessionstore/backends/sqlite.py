@@ -77,7 +77,8 @@ from ..values import (
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
-NAMESPACE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+#: Lower case (SQLite table names ignore case) and no "__" (index names use it).
+NAMESPACE_PATTERN = re.compile(r"[a-z](?:_?[a-z0-9])*")
 SYNCHRONOUS_LEVELS = ("normal", "full")
 _COLUMNS = "id, data, version, created_ms, updated_ms, expires_ms, owner"
 _LIVE = "(expires_ms IS NULL OR expires_ms > ?)"
@@ -93,7 +94,7 @@ MIGRATIONS: dict[int, list[str]] = {
             expires_ms INTEGER,
             owner TEXT
         ) WITHOUT ROWID""",
-        'CREATE INDEX "{table}_expires" ON "{table}" (expires_ms) WHERE expires_ms IS NOT NULL',
+        'CREATE INDEX "{table}__expires" ON "{table}" (expires_ms) WHERE expires_ms IS NOT NULL',
     ],
 }
 
@@ -126,9 +127,14 @@ class SQLiteStore:
         synchronous: str = "normal",
         lock_timeout: float = 30.0,
     ) -> None:
-        if not NAMESPACE_PATTERN.fullmatch(namespace) or namespace.startswith("sessionstore_"):
+        if (
+            not NAMESPACE_PATTERN.fullmatch(namespace)
+            or len(namespace) > 63
+            or namespace.startswith("sessionstore")
+        ):
             raise InvalidSession(
-                f"namespace must be a letter then up to 62 letters, digits or _, got {namespace!r}"
+                "namespace must be 1-63 characters of a-z, 0-9 and single underscores, "
+                f"starting with a letter, got {namespace!r}"
             )
         if synchronous.lower() not in SYNCHRONOUS_LEVELS:
             raise InvalidSession(
@@ -170,26 +176,26 @@ class SQLiteStore:
         return self
 
     def _setup(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal" and not self._read_only(conn):
-            raise StoreUnavailable(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
-        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+        # Refuse a file we must not touch before changing anything in it (even WAL mode).
         version = self._schema_version(conn)
-        if version == SCHEMA_VERSION:
-            return
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"{self.path}: namespace {self.namespace!r} has schema version {version}, newer "
                 f"than this sessionstore understands ({SCHEMA_VERSION}); upgrade sessionstore"
             )
+        if version == 0:
+            self._refuse_foreign_table(conn)
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal" and not self._read_only(conn):
+            raise StoreUnavailable(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+        if version == SCHEMA_VERSION:
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = self._schema_version(conn)  # another process may have migrated meanwhile
-            if version == 0 and self._table_exists(conn, self.namespace):
-                raise StoreUnavailable(
-                    f"{self.path}: table {self.namespace!r} exists but is not a sessionstore "
-                    "table; choose another namespace"
-                )
+            if version == 0:
+                self._refuse_foreign_table(conn)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS sessionstore_meta "
                 "(namespace TEXT PRIMARY KEY NOT NULL, schema_version INTEGER NOT NULL)"
@@ -207,6 +213,14 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise
 
+    def _refuse_foreign_table(self, conn: sqlite3.Connection) -> None:
+        for name in (self.namespace, f"{self.namespace}__expires"):
+            if self._table_exists(conn, name):
+                raise StoreUnavailable(
+                    f"{self.path}: {name!r} exists but is not a sessionstore table; "
+                    "choose another namespace"
+                )
+
     def _schema_version(self, conn: sqlite3.Connection) -> int:
         if not self._table_exists(conn, "sessionstore_meta"):
             return 0
@@ -218,7 +232,7 @@ class SQLiteStore:
     @staticmethod
     def _table_exists(conn: sqlite3.Connection, name: str) -> bool:
         found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            "SELECT 1 FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)
         ).fetchone()
         return found is not None
 
@@ -428,6 +442,7 @@ class SQLiteStore:
 
         def work(conn: sqlite3.Connection, now: int) -> Record:
             current = self._require(conn, id, now, owner)
+            decode_data(current.data, id)  # ERR-3 before any change (ERR-2): raise, roll back
             conn.execute(
                 f"UPDATE {self._table} SET expires_ms = ? WHERE id = ?", (now + ttl_ms, id)
             )
