@@ -38,7 +38,7 @@ log = logging.getLogger("workflow_server")
 @asynccontextmanager
 async def lifespan(server: MCPServer) -> AsyncIterator[SessionService]:
     """Open the store for the server's lifetime, with expired workflows purged every
-    5 minutes; closed (and, for SQLite, checkpointed) when the server stops."""
+    5 minutes; both are closed when the server stops (on stdio: when stdin closes)."""
     async with open_store() as store, SessionService(store, purge_interval=300) as service:
         log.info("workflow store open: %s", type(store).__name__)
         yield service
@@ -52,13 +52,18 @@ mcp = MCPServer(
 )
 
 
+#: What a tool receives (as its ``ctx`` argument): the lifespan's SessionService is in
+#: ``ctx.request_context.lifespan_context``.
+Ctx = Context[SessionService, Any]
+
+
 class Step(BaseModel):
     number: int
     note: str
 
 
 class WorkflowState(BaseModel):
-    """What every tool returns (as structured content)."""
+    """What start_workflow, advance and status return (as structured content)."""
 
     session_id: str
     name: str
@@ -69,12 +74,11 @@ class WorkflowState(BaseModel):
     expires_at: str | None
 
 
-def _store(ctx: Context) -> SessionStore:
-    service: SessionService = ctx.request_context.lifespan_context
-    return service.store
+def _store(ctx: Ctx) -> SessionStore:
+    return ctx.request_context.lifespan_context.store
 
 
-def _owner(ctx: Context) -> str | None:
+def _owner(ctx: Ctx) -> str | None:
     """The authenticated client, as a session owner: another client then sees this
     client's workflows as nonexistent (spec OWN-2). Over stdio there is no
     authentication, so workflows are unowned and anyone holding the id may use it."""
@@ -97,7 +101,7 @@ def _state(session: Session) -> WorkflowState:
 
 
 @mcp.tool()
-async def start_workflow(name: str, ctx: Context) -> WorkflowState:
+async def start_workflow(name: str, ctx: Ctx) -> WorkflowState:
     """Start a new workflow; keep its session_id for the other tools."""
     session = await _store(ctx).create(
         {"name": name, "steps": []}, ttl=SESSION_TTL, owner=_owner(ctx)
@@ -106,7 +110,7 @@ async def start_workflow(name: str, ctx: Context) -> WorkflowState:
 
 
 @mcp.tool()
-async def advance(session_id: str, note: str, ctx: Context) -> WorkflowState:
+async def advance(session_id: str, note: str, ctx: Ctx) -> WorkflowState:
     """Record the next step of a workflow."""
 
     def add_step(data: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +128,7 @@ async def advance(session_id: str, note: str, ctx: Context) -> WorkflowState:
 
 
 @mcp.tool()
-async def status(session_id: str, ctx: Context) -> WorkflowState:
+async def status(session_id: str, ctx: Ctx) -> WorkflowState:
     """The workflow's steps so far; using it keeps the workflow alive."""
     try:
         # touch: read and refresh the expiry in one call; data and version are unchanged.
@@ -135,7 +139,7 @@ async def status(session_id: str, ctx: Context) -> WorkflowState:
 
 
 @mcp.tool()
-async def end_workflow(session_id: str, ctx: Context) -> bool:
+async def end_workflow(session_id: str, ctx: Ctx) -> bool:
     """Delete a workflow; False if there was none."""
     return await _store(ctx).delete(session_id, owner=_owner(ctx))
 
