@@ -101,3 +101,20 @@ async def test_list_pages_by_cursor_over_many_sessions() -> None:
         if cursor is None:
             break
     assert seen == ids
+
+
+def test_fast_timestamps_are_exact() -> None:
+    """from_ms's float fast path gives exactly EPOCH + ms, up to its limit and past it."""
+    from datetime import timedelta as td
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from sessionstore.semantics import EPOCH, from_ms, to_ms
+
+    @given(st.integers(0, 10_000_000_000_000))
+    def exact(ms: int) -> None:
+        assert from_ms(ms) == EPOCH + td(milliseconds=ms)
+        assert to_ms(from_ms(ms)) == ms
+
+    exact()

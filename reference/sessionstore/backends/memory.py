@@ -41,7 +41,7 @@ from ..semantics import (
     check_owner,
     check_version,
     decode_data,
-    encode_data,
+    encode_checked,
     from_ms,
     new_id,
     now_ms_function,
@@ -59,8 +59,6 @@ from ..values import (
     Page,
     Session,
 )
-
-_EMPTY = encode_data({})
 
 
 class MemoryStore:
@@ -126,7 +124,7 @@ class MemoryStore:
         id: str | None = None,
         owner: str | None = None,
     ) -> Session:
-        encoded = _EMPTY if data is None else encode_data(data, self.limits)
+        encoded, copy = encode_checked({} if data is None else data, self.limits)
         session_id = new_id() if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -139,7 +137,7 @@ class MemoryStore:
                 session_id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner
             )
             self._put(record)
-        return record.to_session()
+        return record.to_session(copy)
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
@@ -159,7 +157,7 @@ class MemoryStore:
         owner: str | None = None,
     ) -> Session:
         check_id(id, self.limits)
-        encoded = encode_data(data, self.limits)
+        encoded, copy = encode_checked(data, self.limits)
         check_version(expected_version)
         check_owner(owner, self.limits)
         if ttl is not None:
@@ -175,7 +173,7 @@ class MemoryStore:
                     actual=current.version,
                 )
             record = self._written(current, encoded, now, ttl)
-        return record.to_session()
+        return record.to_session(copy)
 
     async def update(
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
@@ -188,9 +186,9 @@ class MemoryStore:
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            encoded = encode_data(fn(decode_data(current.data, id)), self.limits)
+            encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
             record = self._written(current, encoded, now, ttl)
-        return record.to_session()
+        return record.to_session(copy)
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
         check_id(id, self.limits)

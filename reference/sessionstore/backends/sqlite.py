@@ -55,7 +55,7 @@ from ..semantics import (
     check_owner,
     check_version,
     decode_data,
-    encode_data,
+    encode_checked,
     from_ms,
     new_id,
     now_ms_function,
@@ -77,6 +77,7 @@ from ..values import (
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+PURGE_BATCH = 1000
 #: Lower case (SQLite table names ignore case) and no "__" (index names use it).
 NAMESPACE_PATTERN = re.compile(r"[a-z](?:_?[a-z0-9])*")
 SYNCHRONOUS_LEVELS = ("normal", "full")
@@ -350,9 +351,22 @@ class SQLiteStore:
                 actual=record.version,
             )
 
-    def _written(self, current: Record, encoded: bytes, now: int, ttl_ms: int | None) -> Record:
-        """REC-4: every data write bumps the version and updated_at; ttl=None keeps expiry."""
+    def _rewrite(
+        self,
+        conn: sqlite3.Connection,
+        current: Record,
+        encoded: bytes,
+        now: int,
+        ttl_ms: int | None,
+    ) -> Record:
+        """REC-4: every data write bumps the version and updated_at; ttl=None keeps expiry.
+        An UPDATE in place: INSERT OR REPLACE would delete and re-insert row and index entry."""
         expires = current.expires_ms if ttl_ms is None else now + ttl_ms
+        conn.execute(
+            f"UPDATE {self._table} SET data = ?, version = ?, updated_ms = ?, expires_ms = ? "
+            "WHERE id = ?",
+            (encoded, current.version + 1, now, expires, current.id),
+        )
         return Record(
             current.id,
             encoded,
@@ -373,7 +387,7 @@ class SQLiteStore:
         id: str | None = None,
         owner: str | None = None,
     ) -> Session:
-        encoded = encode_data({} if data is None else data, self.limits)
+        encoded, copy = encode_checked({} if data is None else data, self.limits)
         session_id = new_id() if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -387,7 +401,7 @@ class SQLiteStore:
             self._store(conn, record)
             return record
 
-        return (await self._write(work)).to_session()
+        return (await self._write(work)).to_session(copy)
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
@@ -405,7 +419,7 @@ class SQLiteStore:
         owner: str | None = None,
     ) -> Session:
         check_id(id, self.limits)
-        encoded = encode_data(data, self.limits)
+        encoded, copy = encode_checked(data, self.limits)
         check_version(expected_version)
         check_owner(owner, self.limits)
         ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -413,11 +427,9 @@ class SQLiteStore:
         def work(conn: sqlite3.Connection, now: int) -> Record:
             current = self._require(conn, id, now, owner)
             self._check_version(current, expected_version)
-            record = self._written(current, encoded, now, ttl_ms)
-            self._store(conn, record)
-            return record
+            return self._rewrite(conn, current, encoded, now, ttl_ms)
 
-        return (await self._write(work)).to_session()
+        return (await self._write(work)).to_session(copy)
 
     async def update(
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
@@ -426,14 +438,13 @@ class SQLiteStore:
         check_owner(owner, self.limits)
         ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
 
-        def work(conn: sqlite3.Connection, now: int) -> Record:
+        def work(conn: sqlite3.Connection, now: int) -> tuple[Record, JSONObject]:
             current = self._require(conn, id, now, owner)
-            encoded = encode_data(fn(decode_data(current.data, id)), self.limits)
-            record = self._written(current, encoded, now, ttl_ms)
-            self._store(conn, record)
-            return record
+            encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
+            return self._rewrite(conn, current, encoded, now, ttl_ms), copy
 
-        return (await self._write(work)).to_session()
+        record, copy = await self._write(work)
+        return record.to_session(copy)
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
         check_id(id, self.limits)
@@ -512,10 +523,24 @@ class SQLiteStore:
         return await self._read(snapshot)
 
     async def purge_expired(self) -> int:
-        def work(conn: sqlite3.Connection, now: int) -> int:
-            return conn.execute(f"DELETE FROM {self._table} WHERE expires_ms <= ?", (now,)).rowcount
+        """Delete expired rows in short transactions of PURGE_BATCH rows, yielding to the
+        event loop (and to other writers) between them: a purge of 100,000 rows would
+        otherwise hold the loop and the write lock for seconds."""
 
-        return await self._write(work)
+        def batch(conn: sqlite3.Connection, now: int) -> int:
+            return conn.execute(
+                f"DELETE FROM {self._table} WHERE id IN (SELECT id FROM {self._table} "
+                "WHERE expires_ms <= ? LIMIT ?)",
+                (now, PURGE_BATCH),
+            ).rowcount
+
+        removed = 0
+        while True:
+            done = await self._write(batch)
+            removed += done
+            if done < PURGE_BATCH:
+                return removed
+            await asyncio.sleep(0)
 
     async def export(self) -> ExportDocument:
         def work(conn: sqlite3.Connection, now: int) -> tuple[int, list[Record]]:
