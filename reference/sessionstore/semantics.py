@@ -12,9 +12,8 @@ import math
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -230,9 +229,9 @@ def decode_data(raw: bytes | str, session_id: str) -> JSONObject:
 # --- records ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A stored session: what every backend keeps, data as encoded JSON."""
+class Record(NamedTuple):
+    """A stored session: what every backend keeps, data as encoded JSON. A named tuple,
+    not a frozen dataclass: it is built on every read, and this is 3x cheaper."""
 
     id: str
     data: bytes
