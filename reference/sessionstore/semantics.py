@@ -213,6 +213,23 @@ def encode_checked(data: object, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes
     return encoded, copy
 
 
+def encode_parsed(data: JSONObject, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """Encode data that came out of parsing JSON text (an import): its values can only
+    be JSON values, so what is left to check is integer range, depth and size. Anything
+    unusual takes the full path of :func:`encode_data`, for its precise message."""
+    try:
+        encoded = orjson.dumps(data, option=orjson.OPT_STRICT_INTEGER)
+    except TypeError:  # an integer beyond 2**53 - 1 (orjson.JSONEncodeError)
+        return encode_data(data, limits)
+    if type(data) is not dict or encoded.count(b"{") + encoded.count(b"[") > limits.max_depth:
+        return encode_data(data, limits)
+    if len(encoded) > limits.max_data_bytes:
+        raise SessionTooLarge(
+            f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
+        )
+    return encoded
+
+
 def decode_data(raw: bytes | str, session_id: str) -> JSONObject:
     """Decode stored data; anything but a JSON object is corruption (ERR-3)."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -109,7 +110,7 @@ async def check_round_trip(ctx: Ctx) -> None:
             )
 
 
-@check("IMPORT-1", "ERR-2")
+@check("IMPORT-1", "VAL-3", "ERR-2")
 async def check_import_rejects_invalid(ctx: Ctx) -> None:
     """An invalid document is rejected whole, with every problem and its JSON pointer."""
     store = ctx.store
@@ -140,6 +141,9 @@ async def check_import_rejects_invalid(ctx: Ctx) -> None:
         ([1, 2], "a list"),
         ({**document(), "extra": 1}, "an unknown field"),
         (document(record("x"), record("x")), "duplicate ids"),
+        # JSON text may carry integers no float can hold; they must not be rounded in (VAL-3)
+        (json.dumps(document(record("big", data={"n": 10**30}))).encode(), "a 31-digit integer"),
+        (json.dumps(document(record("neg", data={"n": -(2**63) - 1}))), "an integer below -2**63"),
     ):
         with expect_raises(ImportRejected, "IMPORT-1", f"import of {what}"):
             await store.import_(junk)  # type: ignore[arg-type]
