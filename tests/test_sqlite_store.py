@@ -681,3 +681,29 @@ async def test_close_then_every_call_raises_and_the_file_reopens(tmp_path: Path)
     async with open_store(url_of(path)) as again:
         assert await again.get("kept") == made
         assert await again.count() == 1
+
+
+def test_many_threads_opening_one_new_namespace_at_once(tmp_path: Path) -> None:
+    """A migration commits table and version together; a racing opener must never take
+    the half-seen table for someone else's."""
+    import threading
+
+    errors: list[str] = []
+
+    def opener(namespace: str) -> None:
+        async def go() -> None:
+            async with open_store(f"sqlite:///{tmp_path}/race.db?namespace={namespace}") as s:
+                await s.count()
+
+        try:
+            asyncio.run(go())
+        except Exception as exc:  # collected, then asserted below
+            errors.append(repr(exc))
+
+    for round_ in range(20):
+        threads = [threading.Thread(target=opener, args=(f"t{round_}",)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []

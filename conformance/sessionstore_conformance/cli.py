@@ -11,11 +11,17 @@ import click
 from rich.console import Console
 
 from .errors import UsageError
+from .linearizability import save_histories_to
 from .profiles import PROFILES
 from .report import render_terminal, to_markdown, write_json
 from .runner import CheckResult, run
 
-MARK = {"passed": "[green]ok[/]", "failed": "[bold red]FAIL[/]", "skipped": "[dim]skipped[/]"}
+MARK = {
+    "passed": "[green]ok[/]",
+    "failed": "[bold red]FAIL[/]",
+    "skipped": "[dim]skipped[/]",
+    "unknown": "[yellow]not verified[/]",
+}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,6 +58,13 @@ def main() -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Also write the report as Markdown to this file.",
 )
+@click.option(
+    "--save-histories",
+    "histories_dir",
+    type=click.Path(file_okay=False),
+    envvar="SESSIONSTORE_SAVE_HISTORIES",
+    help="Save concurrent histories of failing or unverified checks here (Porcupine JSON).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No per-check progress lines.")
 def run_command(
     target: str,
@@ -59,12 +72,15 @@ def run_command(
     only: str | None,
     json_path: str | None,
     markdown_path: str | None,
+    histories_dir: str | None,
     quiet: bool,
 ) -> None:
     """Check the store TARGET: a store URL (memory://) or package.module:factory, a
     callable taking the keyword `clock` and returning a store, an awaitable of one,
     or an async context manager yielding one. Each call must give a fresh, empty store."""
     console = Console(highlight=False)
+    if histories_dir:
+        save_histories_to(histories_dir)
 
     def progress(index: int, total: int, result: CheckResult) -> None:
         if not quiet:

@@ -15,6 +15,16 @@ class ClauseViolation(AssertionError):
         super().__init__(f"[{', '.join(self.clauses)}] {message}")
 
 
+class NotVerified(Exception):
+    """The check could not decide (e.g. a search hit its time bound): the clauses it names
+    are reported *unknown* — not verified, never a pass."""
+
+    def __init__(self, clauses: tuple[str, ...] | list[str], message: str) -> None:
+        self.clauses = tuple(clauses)
+        self.message = message
+        super().__init__(f"[{', '.join(self.clauses)}] not verified: {message}")
+
+
 class UsageError(Exception):
     """The kit was pointed at something it cannot use (exit status 2)."""
 

@@ -19,3 +19,14 @@ PROFILES = {
 
 for _name, _settings in PROFILES.items():
     settings.register_profile(f"sessionstore-{_name}", _settings)
+
+#: How many times the crash check (DUR-2) kills a writer process, per profile.
+CRASH_TRIALS = {"ci": 10, "dev": 20, "thorough": 100}
+
+
+def crash_trials(profile: settings) -> int:
+    """The crash check's trial count for these settings: by profile, else by their size."""
+    for name, known in PROFILES.items():
+        if profile is known:
+            return CRASH_TRIALS[name]
+    return max(10, min(100, profile.max_examples // 10))

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .runner import Report
@@ -42,7 +43,7 @@ def render_terminal(report: Report, console: Console) -> None:
     table.add_column("checks / reason", overflow="fold")
     for result in report.clauses:
         why = "; ".join(result.messages) if result.messages else ", ".join(result.checks)
-        if result.outcome == "unknown":
+        if result.outcome == "unknown" and not result.messages:
             why = (
                 "could not run: " + "; ".join(result.skipped)
                 if result.skipped
@@ -59,7 +60,7 @@ def render_terminal(report: Report, console: Console) -> None:
         if check.counterexample:
             console.print(
                 f"\n[bold red]Counterexample[/] of check {check.check.name} "
-                f"({', '.join(check.blamed)}):\n{check.counterexample}",
+                f"({', '.join(check.blamed)}):\n{escape(check.counterexample)}",
                 highlight=False,
             )
     verdict = "[bold red]FAIL[/]" if report.failed else "[bold green]PASS[/]"

@@ -15,7 +15,7 @@ from .checks import REGISTRY, Check, Ctx
 from .checks.registry import Harness
 from .clock import FakeClock
 from .driver import Driver
-from .errors import ClauseViolation, UsageError
+from .errors import ClauseViolation, NotVerified, UsageError
 from .spec import Clause, clauses
 from .target import StoreFactory, opened, resolve
 
@@ -25,7 +25,8 @@ OUTCOMES = ("pass", "fail", "non-strict", "not claimed", "unknown")
 @dataclass
 class CheckResult:
     check: Check
-    #: passed / failed / skipped (a capability or test hook it needs is missing)
+    #: passed / failed / skipped (a capability or test hook it needs is missing) /
+    #: unknown (it ran but could not decide, e.g. a time bound: never counted as a pass)
     status: str
     seconds: float = 0.0
     message: str = ""
@@ -80,7 +81,9 @@ def _declared(store: Any) -> tuple[Capabilities, str, set[str]]:
     if not isinstance(caps, Capabilities):
         caps = Capabilities()  # declaring nothing claims nothing
     hooks = {
-        name for name in ("corrupt_for_testing", "disconnect_for_testing") if hasattr(store, name)
+        name
+        for name in ("corrupt_for_testing", "disconnect_for_testing", "url")
+        if hasattr(store, name)
     }
     return caps, type(store).__name__, hooks
 
@@ -107,6 +110,8 @@ def run_check(check: Check, harness: Harness) -> CheckResult:
             violation.clauses,
             getattr(violation, "counterexample", ""),
         )
+    except NotVerified as unsure:
+        return CheckResult(check, "unknown", time.perf_counter() - start, unsure.message)
     except UsageError:
         raise
     except Exception as exc:  # an unexpected error fails every clause the check names
@@ -131,10 +136,13 @@ def decide(results: list[CheckResult], caps: Capabilities) -> list[ClauseResult]
             if clause.id in r.check.clauses and r.status == "skipped"
         ]
         verdict.messages = [f"{r.check.name}: {r.message}" for r in blamed]
+        unsure = [r for r in ran if r.status == "unknown"]
         if clause.capability and not getattr(caps, clause.capability):
             verdict.outcome = "not claimed"
         elif blamed:
             verdict.outcome = "fail" if clause.level == "MUST" else "non-strict"
+        elif unsure:  # one undecided check leaves the clause unverified, whatever else passed
+            verdict.messages = [f"{r.check.name}: {r.message}" for r in unsure]
         elif any(r.status == "passed" for r in ran):
             verdict.outcome = "pass"
         decided.append(verdict)

@@ -9,7 +9,13 @@ from importlib.resources import files
 
 CLAUSE_LINE = re.compile(r"^- \*\*([A-Z]+-[0-9]+)\*\* \((MUST|SHOULD|MAY)\) (.*)$")
 #: Clauses that bind only stores declaring a capability (others bind every store).
-CAPABILITY_OF = {"LIVE-4": "injectable_clock"}
+CAPABILITY_OF = {
+    "LIVE-4": "injectable_clock",
+    "DUR-1": "durable",
+    "DUR-2": "durable",
+    "PROC-1": "multi_process",
+    "CONC-2": "multi_process",
+}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .concurrent import CONCURRENT
 from .stores import GALLERY, Mutant
 
-__all__ = ["GALLERY", "Mutant"]
+__all__ = ["CONCURRENT", "GALLERY", "Mutant"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from . import basics as basics
 from . import concurrency as concurrency
+from . import durability as durability
 from . import imports as imports
+from . import linearizable as linearizable
 from . import stateful as stateful
 from . import validation as validation
 from .registry import REGISTRY, Check, Ctx

@@ -178,14 +178,17 @@ class SQLiteStore:
 
     def _setup(self, conn: sqlite3.Connection) -> None:
         # Refuse a file we must not touch before changing anything in it (even WAL mode).
+        # Tables first, then the version: a migration commits both at once, so a table
+        # seen without a version row afterwards is really someone else's.
+        ours_or_foreign = self._foreign_table(conn)
         version = self._schema_version(conn)
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"{self.path}: namespace {self.namespace!r} has schema version {version}, newer "
                 f"than this sessionstore understands ({SCHEMA_VERSION}); upgrade sessionstore"
             )
-        if version == 0:
-            self._refuse_foreign_table(conn)
+        if version == 0 and ours_or_foreign:
+            self._refuse(ours_or_foreign)
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal" and not self._read_only(conn):
             raise StoreUnavailable(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
@@ -195,8 +198,9 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = self._schema_version(conn)  # another process may have migrated meanwhile
-            if version == 0:
-                self._refuse_foreign_table(conn)
+            found = self._foreign_table(conn)
+            if version == 0 and found:
+                self._refuse(found)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS sessionstore_meta "
                 "(namespace TEXT PRIMARY KEY NOT NULL, schema_version INTEGER NOT NULL)"
@@ -214,13 +218,18 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise
 
-    def _refuse_foreign_table(self, conn: sqlite3.Connection) -> None:
+    def _foreign_table(self, conn: sqlite3.Connection) -> str | None:
+        """The name of an object that a new namespace would collide with, if any."""
         for name in (self.namespace, f"{self.namespace}__expires"):
             if self._table_exists(conn, name):
-                raise StoreUnavailable(
-                    f"{self.path}: {name!r} exists but is not a sessionstore table; "
-                    "choose another namespace"
-                )
+                return name
+        return None
+
+    def _refuse(self, name: str) -> None:
+        raise StoreUnavailable(
+            f"{self.path}: {name!r} exists but is not a sessionstore table; "
+            "choose another namespace"
+        )
 
     def _schema_version(self, conn: sqlite3.Connection) -> int:
         if not self._table_exists(conn, "sessionstore_meta"):
