@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from .errors import CorruptSession, InvalidSession, SessionTooLarge
+from .errors import CorruptSession, InvalidSession, SessionTooLarge, VersionConflict
 from .values import DEFAULT_LIMITS, TTL, Clock, JSONObject, Limits, Session
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -265,6 +265,15 @@ class Record(NamedTuple):
     def visible_to(self, owner: str | None) -> bool:
         """OWN-2: a call on behalf of ``owner`` sees unowned sessions and its own."""
         return owner is None or self.owner is None or self.owner == owner
+
+    def check_version(self, expected: int | None) -> None:
+        """REPLACE-2, DELETE-2: a stale ``expected_version`` is a VersionConflict."""
+        if expected is not None and expected != self.version:
+            raise VersionConflict(
+                f"session {self.id!r} is at version {self.version}, not {expected}",
+                expected=expected,
+                actual=self.version,
+            )
 
     def to_session(self, data: JSONObject | None = None) -> Session:
         """The caller's view; ``data`` is a fresh decoded copy when the caller has one."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 from sortedcontainers import SortedDict, SortedList
@@ -23,7 +22,6 @@ from ..errors import (
     SessionExists,
     SessionNotFound,
     StoreUnavailable,
-    VersionConflict,
 )
 from ..export import (
     FORMAT,
@@ -59,9 +57,10 @@ from ..values import (
     Page,
     Session,
 )
+from ._lifecycle import ClosesOnExit
 
 
-class MemoryStore:
+class MemoryStore(ClosesOnExit):
     """Sessions in this process's memory; gone when the process ends."""
 
     capabilities = Capabilities(injectable_clock=True)
@@ -166,12 +165,7 @@ class MemoryStore:
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            if expected_version is not None and expected_version != current.version:
-                raise VersionConflict(
-                    f"session {id!r} is at version {current.version}, not {expected_version}",
-                    expected=expected_version,
-                    actual=current.version,
-                )
+            current.check_version(expected_version)
             record = self._written(current, encoded, now, ttl)
         return record.to_session(copy)
 
@@ -222,12 +216,7 @@ class MemoryStore:
             current = self._live(id, self._now(), owner)
             if current is None:
                 return False
-            if expected_version is not None and expected_version != current.version:
-                raise VersionConflict(
-                    f"session {id!r} is at version {current.version}, not {expected_version}",
-                    expected=expected_version,
-                    actual=current.version,
-                )
+            current.check_version(expected_version)
             self._remove(current)
         return True
 
@@ -304,17 +293,6 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._closed = True
-
-    async def __aenter__(self) -> MemoryStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def stats(self) -> dict[str, int]:
         """For operators: records held (live or not yet purged) and their data bytes."""

@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -37,7 +36,6 @@ from ..errors import (
     SessionExists,
     SessionNotFound,
     StoreUnavailable,
-    VersionConflict,
 )
 from ..export import (
     FORMAT,
@@ -73,6 +71,7 @@ from ..values import (
     Page,
     Session,
 )
+from ._lifecycle import ClosesOnExit
 
 T = TypeVar("T")
 
@@ -112,7 +111,7 @@ class _Busy(Exception):
     """Another connection holds the lock; the caller waits without blocking the loop."""
 
 
-class SQLiteStore:
+class SQLiteStore(ClosesOnExit):
     """Sessions in one SQLite file, in the table named by ``namespace``."""
 
     capabilities = Capabilities(injectable_clock=True, durable=True, multi_process=True)
@@ -351,15 +350,6 @@ class SQLiteStore:
             ),
         )
 
-    @staticmethod
-    def _check_version(record: Record, expected: int | None) -> None:
-        if expected is not None and expected != record.version:
-            raise VersionConflict(
-                f"session {record.id!r} is at version {record.version}, not {expected}",
-                expected=expected,
-                actual=record.version,
-            )
-
     def _rewrite(
         self,
         conn: sqlite3.Connection,
@@ -435,7 +425,7 @@ class SQLiteStore:
 
         def work(conn: sqlite3.Connection, now: int) -> Record:
             current = self._require(conn, id, now, owner)
-            self._check_version(current, expected_version)
+            current.check_version(expected_version)
             return self._rewrite(conn, current, encoded, now, ttl_ms)
 
         return (await self._write(work)).to_session(copy)
@@ -489,7 +479,7 @@ class SQLiteStore:
             current = self._fetch(conn, id, now, owner)
             if current is None:
                 return False
-            self._check_version(current, expected_version)
+            current.check_version(expected_version)
             conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (id,))
             return True
 
@@ -589,17 +579,6 @@ class SQLiteStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    async def __aenter__(self) -> SQLiteStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def stats(self) -> dict[str, Any]:
         """For operators: rows held (live or not yet purged), and the file's size."""
