@@ -154,6 +154,7 @@ class SQLiteStore(ClosesOnExit):
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._table = f'"{namespace}"'
+        self._sql_fetch = f"SELECT {_COLUMNS} FROM {self._table} WHERE id = ? AND {_LIVE}"
 
     # --- opening, migrations, errors ------------------------------------------------------
 
@@ -320,9 +321,7 @@ class SQLiteStore(ClosesOnExit):
     def _fetch(
         self, conn: sqlite3.Connection, session_id: str, now: int, owner: str | None = None
     ) -> Record | None:
-        row = conn.execute(
-            f"SELECT {_COLUMNS} FROM {self._table} WHERE id = ? AND {_LIVE}", (session_id, now)
-        ).fetchone()
+        row = conn.execute(self._sql_fetch, (session_id, now)).fetchone()
         if row is None:
             return None
         record = Record(*row)
