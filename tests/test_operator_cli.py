@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -29,18 +30,24 @@ def db(tmp_path: Path) -> str:
 
 
 def cli(*args: str) -> tuple[int, str]:
+    """Exit status, and what the command printed: stdout, then stderr (the messages)."""
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout + result.stderr
+
+
+def cli_json(*args: str) -> tuple[int, Any]:
+    """Exit status and the JSON printed on stdout alone (progress goes to stderr)."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def test_stats_and_purge(db: str) -> None:
-    code, out = cli("stats", "--store", db, "--json")
+    code, stats = cli_json("stats", "--store", db, "--json")
     assert code == 0
-    stats = json.loads(out)
     assert (stats["live"], stats["stored"], stats["expired_unpurged"]) == (5, 6, 1)
     assert stats["file_bytes"] > 0
     assert cli("purge", "--store", db, "--json") == (0, '{\n  "removed": 1\n}\n')
-    assert json.loads(cli("stats", "--store", db, "--json")[1])["expired_unpurged"] == 0
+    assert cli_json("stats", "--store", db, "--json")[1]["expired_unpurged"] == 0
 
 
 def test_inspect(db: str) -> None:
@@ -58,12 +65,14 @@ def test_export_import_migrate(db: str, tmp_path: Path) -> None:
     doc = json.loads(dump.read_text())
     assert sorted(s["id"] for s in doc["sessions"]) == [f"u{i}" for i in range(5)]
     other = f"sqlite:///{tmp_path}/other.db"
-    code, out = cli("import", str(dump), "--store", other, "--json")
-    assert code == 0 and json.loads(out)["imported"] == 5
+    code, report = cli_json("import", str(dump), "--store", other, "--json")
+    assert code == 0 and report["imported"] == 5
     code, out = cli("import", str(dump), "--store", other)  # all conflict: rejected whole
     assert code == 1 and "/sessions/0/id" in out
-    code, out = cli("migrate", "--from", db, "--to", f"sqlite:///{tmp_path}/third.db", "--json")
-    assert code == 0 and json.loads(out)["imported"] == 5
+    code, report = cli_json(
+        "migrate", "--from", db, "--to", f"sqlite:///{tmp_path}/third.db", "--json"
+    )
+    assert code == 0 and report["imported"] == 5
 
 
 def test_bad_input(tmp_path: Path, db: str) -> None:

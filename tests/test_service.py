@@ -18,7 +18,7 @@ import pytest
 
 from sessionstore import BackupError, SessionService
 from sessionstore.backends.memory import MemoryStore
-from sessionstore.service import remove_stale_temp_files
+from sessionstore.transfer import remove_stale_temp_files
 from sessionstore_conformance import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -119,7 +119,7 @@ async def test_a_failing_backup_is_logged_and_retried(
 WRITER = """
 import sys, os
 sys.path.insert(0, {src!r})
-from sessionstore.service import write_atomically
+from sessionstore.transfer import write_atomically
 from pathlib import Path
 path = Path(sys.argv[1])
 n = 0

@@ -23,7 +23,7 @@ from .contract import SessionStore
 from .errors import ImportRejected, SessionStoreError
 from .export import format_timestamp
 from .factory import open_store
-from .service import write_atomically
+from .transfer import AtomicFile, write_export
 from .values import Session
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ async def _store(url: str | None) -> AsyncIterator[SessionStore]:
 @contextmanager
 def _working(message: str, quiet: bool) -> Iterator[None]:
     """A spinner with elapsed time on the terminal while a long call runs."""
-    if quiet or not err.is_terminal:
+    if quiet or not sys.stderr.isatty():
         yield
         return
     with err.status(message):
@@ -108,18 +108,21 @@ def export(url: str | None, output: str, quiet: bool) -> None:
 
     async def work() -> int:
         async with _store(url) as store:
-            with _working("exporting…", quiet):
-                doc = await store.export()
-        payload = doc.to_json()
-        if output == "-":
-            sys.stdout.buffer.write(payload + b"\n")
-        else:
-            write_atomically(Path(output), payload)
-        return len(doc.sessions)
+            if output == "-":
+                return await write_export(store, sys.stdout.buffer)
+            target = AtomicFile(Path(output))  # streamed into place (EXPORT-2)
+            try:
+                with _working("exporting…", quiet):
+                    size = await write_export(store, target.file)
+            except BaseException:
+                target.abort()
+                raise
+            target.commit()
+            return size
 
-    count = _run(work)
+    size = _run(work)
     if output != "-":
-        err.print(f"exported {count} sessions to {output}")
+        err.print(f"exported {size:,} bytes to {output}")
 
 
 @main.command(name="import", epilog=EPILOG)

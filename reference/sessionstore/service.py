@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,45 +24,13 @@ from types import TracebackType
 
 from .contract import SessionStore
 from .errors import ImportRejected, SessionStoreError
+from .transfer import AtomicFile, remove_stale_temp_files, write_export
 
 log = logging.getLogger("sessionstore.service")
 
 
 class BackupError(SessionStoreError):
     """The backup file cannot be read or validated; it is left untouched."""
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Replace ``path`` with ``payload``: temp file, fsync, rename, fsync of the folder."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def remove_stale_temp_files(path: Path) -> int:
-    """Delete temp files that a writer killed mid-write left beside ``path``."""
-    removed = 0
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
-            removed += 1
-    return removed
 
 
 class SessionService:
@@ -87,6 +54,8 @@ class SessionService:
         self.retry_interval = retry_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._write_lock = threading.Lock()
+        self._generation = 0  # backups started
+        self._committed = 0  # the newest backup that replaced the file
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -160,10 +129,16 @@ class SessionService:
         schedule retries after ``retry_interval``."""
         assert self.backup_path is not None
         started = time.perf_counter()
+        self._generation += 1
+        generation = self._generation
         try:
-            doc = await self.store.export()
-            payload = doc.to_json()
-            await asyncio.to_thread(self._write, payload)
+            target = AtomicFile(self.backup_path)
+            try:
+                size = await write_export(self.store, target.file)  # streamed (EXPORT-2)
+            except BaseException:
+                target.abort()
+                raise
+            await asyncio.to_thread(self._commit, target, generation)
         except (OSError, SessionStoreError) as exc:
             log.error(
                 "backup to %s failed: %s; retrying in %g s",
@@ -174,25 +149,27 @@ class SessionService:
             )
             return False
         log.info(
-            "backed up %d sessions to %s",
-            len(doc.sessions),
+            "backed up %d bytes to %s",
+            size,
             self.backup_path,
             extra={
                 "event": "backup",
                 "path": str(self.backup_path),
-                "sessions": len(doc.sessions),
-                "bytes": len(payload),
+                "bytes": size,
                 "seconds": round(time.perf_counter() - started, 6),
             },
         )
         return True
 
-    def _write(self, payload: bytes) -> None:
-        # One writer at a time: a write cancelled at shutdown still finishes in its
-        # thread, and must not land after (and over) the final backup.
-        assert self.backup_path is not None
+    def _commit(self, target: AtomicFile, generation: int) -> None:
+        # A commit cancelled at shutdown still runs in its thread: it must never land
+        # after (and over) a newer backup, such as the final one.
         with self._write_lock:
-            write_atomically(self.backup_path, payload)
+            if generation < self._committed:
+                target.abort()
+                return
+            target.commit()
+            self._committed = generation
 
     async def restore(self) -> int:
         """Import the backup file into the store, if the file exists and the store is empty.

@@ -223,3 +223,33 @@ async def check_import_conflicts(ctx: Ctx) -> None:
         "IMPORT-4",
         f"on_conflict='replace' left {got!r}",
     )
+
+
+@check("EXPORT-2", "EXPORT-1")
+async def check_export_chunks(ctx: Ctx) -> None:
+    """export_chunks() streams the same document as export(), in several pieces."""
+    store = ctx.store
+    chunks = getattr(store, "export_chunks", None)
+    expect(chunks is not None, "EXPORT-2", "the store offers no export_chunks()")
+    assert chunks is not None
+    for i in range(2500):
+        await store.create({"i": i, "s": "ü" * (i % 5)}, id=f"x{i:04d}", ttl=60 if i % 2 else None)
+    await store.create(id="owned", owner="ada")
+    pieces = [piece async for piece in chunks()]
+    expect(all(isinstance(p, bytes) for p in pieces), "EXPORT-2", "a piece is not bytes")
+    expect(len(pieces) >= 3, "EXPORT-2", f"2,501 sessions came in {len(pieces)} piece(s)")
+    try:
+        streamed = orjson.loads(b"".join(pieces))
+    except orjson.JSONDecodeError as exc:
+        raise AssertionError(f"[EXPORT-2] the pieces do not join into JSON: {exc}") from exc
+    problems = export_errors(streamed)
+    expect(
+        not problems, ("EXPORT-2", "EXPORT-1"), f"the streamed export is not valid: {problems[:3]}"
+    )
+    whole = orjson.loads((await store.export()).to_json())
+    expect(
+        sorted(streamed["sessions"], key=lambda s: s["id"])
+        == sorted(whole["sessions"], key=lambda s: s["id"]),
+        "EXPORT-2",
+        "the streamed export holds other sessions (or other fields) than export()",
+    )

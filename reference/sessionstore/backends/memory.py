@@ -12,7 +12,7 @@ alike (CONC-1).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from sortedcontainers import SortedDict, SortedList
@@ -28,6 +28,7 @@ from ..export import (
     FORMAT_VERSION,
     ExportDocument,
     check_on_conflict,
+    chunked_document,
     parse_export,
     plan_import,
     record_to_export,
@@ -273,6 +274,21 @@ class MemoryStore(ClosesOnExit):
             exported_at=from_ms(now),
             sessions=[record_to_export(r) for r in live],
         )
+
+    async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
+        """EXPORT-2: the export document in pieces, from a snapshot of references to the
+        stored records (their JSON is spliced in, never decoded)."""
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            live = [r for r in self._records.values() if r.is_live(now)]
+
+        async def batches() -> AsyncIterator[list[Record]]:
+            for start in range(0, len(live), chunk_size):
+                yield live[start : start + chunk_size]
+
+        async for piece in chunked_document(now, batches()):
+            yield piece
 
     async def import_(
         self,

@@ -25,7 +25,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -42,6 +42,7 @@ from ..export import (
     FORMAT_VERSION,
     ExportDocument,
     check_on_conflict,
+    chunked_document,
     parse_export,
     plan_import,
     record_to_export,
@@ -554,6 +555,33 @@ class SQLiteStore(ClosesOnExit):
             exported_at=from_ms(now),
             sessions=[record_to_export(r) for r in records],
         )
+
+    async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
+        """EXPORT-2: the export document in pieces, read in one snapshot (a read
+        transaction on a connection of its own, so the store's other calls go on)."""
+        if self._conn is None:
+            raise StoreUnavailable("the store is closed")
+        reader = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=0
+        )
+        try:
+            reader.execute("BEGIN")
+            now = self._now()
+            cursor = reader.execute(
+                f"SELECT {_COLUMNS} FROM {self._table} WHERE {_LIVE} ORDER BY id", (now,)
+            )
+
+            async def batches() -> AsyncIterator[list[Record]]:
+                while rows := cursor.fetchmany(chunk_size):
+                    yield [Record(*row) for row in rows]
+                    await asyncio.sleep(0)  # let the loop serve others between chunks
+
+            async for piece in chunked_document(now, batches()):
+                yield piece
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        finally:
+            reader.close()
 
     async def import_(
         self,

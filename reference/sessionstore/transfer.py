@@ -1,0 +1,94 @@
+"""Export documents in files: atomic writes (temp file, fsync, rename, fsync of the
+folder; mode 0600) and streamed exports (EXPORT-2)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO
+
+from .contract import SessionStore
+
+
+class AtomicFile:
+    """A temp file beside ``path`` (mode 0600: it holds sessions) that replaces ``path``
+    only on :meth:`commit` — flush, fsync, rename, fsync of the folder — so a crash at any
+    moment leaves the old file or the new one, whole. :meth:`abort` deletes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o600)
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self._temp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def abort(self) -> None:
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[IO[bytes]]:
+    """``with atomic_file(path) as out:`` — commits when the block completes."""
+    target = AtomicFile(path)
+    try:
+        yield target.file
+    except BaseException:
+        target.abort()
+        raise
+    target.commit()
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Replace ``path`` with ``payload``, atomically."""
+    with atomic_file(path) as out:
+        out.write(payload)
+
+
+def remove_stale_temp_files(path: Path) -> int:
+    """Delete temp files that a writer killed mid-write left beside ``path``."""
+    removed = 0
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+            removed += 1
+    return removed
+
+
+async def export_pieces(store: SessionStore) -> AsyncIterator[bytes]:
+    """The store's export document as JSON text in pieces: streamed when the store offers
+    ``export_chunks()`` (EXPORT-2), else the whole document at once."""
+    chunks = getattr(store, "export_chunks", None)
+    if chunks is None:
+        yield (await store.export()).to_json()
+        return
+    async for piece in chunks():
+        yield piece
+
+
+async def write_export(store: SessionStore, out: IO[bytes]) -> int:
+    """Write the store's export document to ``out``; returns the bytes written."""
+    written = 0
+    async for piece in export_pieces(store):
+        out.write(piece)
+        written += len(piece)
+    return written
