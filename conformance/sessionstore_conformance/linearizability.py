@@ -30,6 +30,13 @@ The model state of one session is a small hashable tuple ``(data as canonical JS
 version, created, updated, expires, owner)``, absent when there is none; the state of the
 store is the sorted tuple of ``(id, session)`` pairs, expired-but-unpurged ones included
 (purge_expired counts them).
+
+**Timeless histories.** Histories recorded on clocks the kit does not control (child
+processes on the real clock) are checked with ``timeless=True``: the time fields
+(created, updated, expires) are zeroed in every model state, in what the model expects and
+in what the store returned (:func:`untimed`), so only data, version and owner are
+compared, and no session ever expires in the model. Such histories must not depend on
+expiry: sessions without ttl, or with a ttl far longer than the history lasts.
 """
 
 from __future__ import annotations
@@ -39,13 +46,16 @@ import math
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sessionstore import Session, SessionStoreError
-from sessionstore.semantics import to_ms
+from sessionstore import SessionStoreError
 
+from ._history_client import bump as bump
+from ._history_client import canonical as canonical
+from ._history_client import observe as observe
+from ._history_client import observe_session as observe_session
 from .model import Model, ModelSession
 
 # --- operations -----------------------------------------------------------------------------
@@ -91,36 +101,21 @@ class Operation:
         return str(self.input["id"]) if self.name in PER_ID else None
 
 
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _untimed_session(session: Observed) -> Observed:
+    data, version, _created, _updated, _expires, owner = session
+    return (data, version, 0, 0, None, owner)
 
 
-def observe_session(session: Session) -> Observed:
-    """What the checker compares of a session the store returned."""
-    return (
-        canonical(session.data),
-        session.version,
-        to_ms(session.created_at),
-        to_ms(session.updated_at),
-        None if session.expires_at is None else to_ms(session.expires_at),
-        session.owner,
-    )
-
-
-def observe(name: str, value: Any) -> Any:
-    """A store's return value, frozen into something hashable and comparable."""
+def untimed(name: str, output: Outcome) -> Outcome:
+    """``output`` of operation ``name`` without its time fields (created, updated and
+    expires zeroed): what a timeless check compares."""
+    if output is None or output[0] != "ok" or output[1] is None:
+        return output
     if name == "list":
-        return tuple((s.id, observe_session(s)) for s in value)
-    if isinstance(value, Session):
-        return observe_session(value)
-    return value
-
-
-def bump(data: dict[str, Any], key: str) -> dict[str, Any]:
-    """The updater of ``update`` operations: increments ``data[key]`` (0 when absent)."""
-    value = data.get(key)
-    data[key] = value + 1 if type(value) is int else 0
-    return data
+        return ("ok", tuple((i, _untimed_session(s)) for i, s in output[1]))
+    if name in ("create", "get", "replace", "update", "touch"):
+        return ("ok", _untimed_session(output[1]))
+    return output
 
 
 # --- the model, one step at a time -----------------------------------------------------------
@@ -168,13 +163,20 @@ def _apply(model: Model, inp: dict[str, Any]) -> Any:
     raise ValueError(f"unknown operation {name!r}")
 
 
-def step(state: State, inp: dict[str, Any], default_ttl_ms: int | None) -> tuple[State, Outcome]:
-    """Run one operation on the model: the state after it and the outcome it expects."""
+def step(
+    state: State, inp: dict[str, Any], default_ttl_ms: int | None, timeless: bool = False
+) -> tuple[State, Outcome]:
+    """Run one operation on the model: the state after it and the outcome it expects
+    (both without time fields if ``timeless``)."""
     model = _model_of(state, inp["now"], default_ttl_ms)
     try:
         outcome: Outcome = ("ok", observe(inp["op"], _apply(model, inp)))
     except SessionStoreError as exc:
         return state, ("error", type(exc).__name__)  # the model changes nothing when it raises
+    if timeless:
+        return tuple((i, _untimed_session(r)) for i, r in _state_of(model)), untimed(
+            inp["op"], outcome
+        )
     return _state_of(model), outcome
 
 
@@ -206,6 +208,7 @@ class Verdict:
     parts: int = 0
     seconds: float = 0.0
     default_ttl_ms: int | None = None
+    timeless: bool = False
 
     @property
     def ok(self) -> bool:
@@ -216,7 +219,9 @@ class Verdict:
             return f"linearizable ({self.parts} parts, {self.seconds:.3f} s)"
         if self.status == "unknown":
             return f"not verified: the search hit its time bound after {self.seconds:.1f} s"
-        return timeline(self.history, self.part, self.longest, self.default_ttl_ms)
+        return timeline(
+            self.history, self.part, self.longest, self.default_ttl_ms, timeless=self.timeless
+        )
 
 
 class _TimeUp(Exception):
@@ -228,6 +233,7 @@ def _search(
     start: State,
     default_ttl_ms: int | None,
     deadline: float,
+    timeless: bool = False,
 ) -> tuple[bool, list[int]]:
     """Wing-Gong-Lowe over ``ops``: (linearizable?, the longest linearization found)."""
     events: list[tuple[float, int, int]] = []
@@ -266,7 +272,7 @@ def _search(
         found = steps.get((state, i))
         if found is None:
             op = ops[i]
-            after, expected = step(state, op.input, default_ttl_ms)
+            after, expected = step(state, op.input, default_ttl_ms, timeless)
             if op.unknown:
                 found = [after] if after == state else [after, state]  # took effect, or not
             else:
@@ -318,12 +324,17 @@ def check(
     default_ttl_ms: int | None = None,
     time_limit: float = 10.0,
     initial: State = (),
+    timeless: bool = False,
 ) -> Verdict:
     """Is ``history`` linearizable? Per-id parts first, then the whole store if needed.
 
-    ``initial`` is the store's state before the history (empty by default).
+    ``initial`` is the store's state before the history (empty by default). ``timeless``
+    compares no time fields and lets nothing expire (see the module's docstring).
     """
     ops = list(history)
+    if timeless:
+        ops = [replace(op, output=untimed(op.name, op.output)) for op in ops]
+        initial = tuple((i, _untimed_session(r)) for i, r in initial)
     started = time.monotonic()
     deadline = started + time_limit
     by_id: dict[str, list[Operation]] = {}
@@ -346,14 +357,21 @@ def check(
         if key is None and failures:
             break  # the whole-store check would only repeat a per-id failure
         try:
-            good, longest = _search(part, start, default_ttl_ms, deadline)
+            good, longest = _search(part, start, default_ttl_ms, deadline, timeless)
         except _TimeUp:
             timed_out = True
             break
         checked += 1
         if not good:
             failures.append(
-                Verdict("not linearizable", part, key, longest, default_ttl_ms=default_ttl_ms)
+                Verdict(
+                    "not linearizable",
+                    part,
+                    key,
+                    longest,
+                    default_ttl_ms=default_ttl_ms,
+                    timeless=timeless,
+                )
             )
     seconds = time.monotonic() - started
     if failures:
@@ -361,7 +379,9 @@ def check(
         smallest.parts, smallest.seconds = checked, seconds
         return smallest
     status: Status = "unknown" if timed_out else "linearizable"
-    return Verdict(status, parts=checked, seconds=seconds, default_ttl_ms=default_ttl_ms)
+    return Verdict(
+        status, parts=checked, seconds=seconds, default_ttl_ms=default_ttl_ms, timeless=timeless
+    )
 
 
 # --- showing and saving histories ------------------------------------------------------------
@@ -401,6 +421,8 @@ def timeline(
     longest: Sequence[int] | None = None,
     default_ttl_ms: int | None = None,
     width: int = 32,
+    *,
+    timeless: bool = False,
 ) -> str:
     """The history as a readable timeline: one line per call, its interval drawn on an
     axis of event ranks (so the order of calls and returns is what you see)."""
@@ -433,7 +455,7 @@ def timeline(
         state: State = ()
         done = set(longest)
         for i in longest:
-            state, _ = step(state, ops[i].input, default_ttl_ms)
+            state, _ = step(state, ops[i].input, default_ttl_ms, timeless)
         seq = ", ".join(f"#{label[i]}" for i in longest) or "nothing"
         lines.append(f"  longest linearizable sequence: {seq}")
         pending = [i for i in order if i not in done]
@@ -442,7 +464,7 @@ def timeline(
             horizon: float = min(ends) if ends else math.inf
             for i in pending:
                 if ops[i].call <= horizon:
-                    _, expected = step(state, ops[i].input, default_ttl_ms)
+                    _, expected = step(state, ops[i].input, default_ttl_ms, timeless)
                     lines.append(
                         f"    next could be #{label[i]}, but the model says "
                         f"{describe_output(expected)}, the store said "

@@ -48,6 +48,7 @@ from hypothesis.reporting import with_reporter
 from sessionstore import SessionStore, SessionStoreError, StoreUnavailable, open_store
 
 from .. import linearizability as lin
+from .._history_client import perform as perform
 from ..clock import FakeClock
 from ..errors import ClauseViolation, NotVerified
 from ..target import opened
@@ -112,8 +113,13 @@ def _op(name: str, **args: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str
 WEIGHTS = {"replace": 3, "update": 3, "touch": 2, "delete": 2, "create": 1, "get": 1}
 
 
-def calls_on(ids: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
-    """Calls on the sessions ``ids`` draws from."""
+def calls_on(
+    ids: st.SearchStrategy[str],
+    ttls: st.SearchStrategy[int | None] = ttls,
+    touch_ttls: st.SearchStrategy[int] = touch_ttls,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Calls on the sessions ``ids`` draws from, with ttls drawn from ``ttls`` (and, for
+    touch, ``touch_ttls``)."""
     table = {
         "replace": _op("replace", id=ids, data=datas, expected_version=versions, ttl_ms=ttls),
         "update": _op("update", id=ids, key=st.sampled_from(["n", "m"]), ttl_ms=ttls),
@@ -179,46 +185,6 @@ scenarios = st.builds(
 READ_BACK = tuple(Step({"op": "get", "id": i, "owner": None}) for i in IDS)
 
 # --- recording -------------------------------------------------------------------------------
-
-
-def _ttl(ms: int | None) -> timedelta | None:
-    return None if ms is None else timedelta(milliseconds=ms)
-
-
-async def perform(store: SessionStore, inp: dict[str, Any]) -> Any:
-    """Call the store as ``inp`` says; list returns its sessions (one page holds them all)."""
-    name = inp["op"]
-    if name == "create":
-        return await store.create(
-            inp["data"], ttl=_ttl(inp["ttl_ms"]), id=inp["id"], owner=inp["owner"]
-        )
-    if name == "get":
-        return await store.get(inp["id"], owner=inp["owner"])
-    if name == "replace":
-        return await store.replace(
-            inp["id"],
-            inp["data"],
-            expected_version=inp["expected_version"],
-            ttl=_ttl(inp["ttl_ms"]),
-        )
-    if name == "update":
-        key = inp["key"]
-        return await store.update(inp["id"], lambda d: lin.bump(d, key), ttl=_ttl(inp["ttl_ms"]))
-    if name == "touch":
-        return await store.touch(
-            inp["id"], timedelta(milliseconds=inp["ttl_ms"]), owner=inp["owner"]
-        )
-    if name == "delete":
-        return await store.delete(
-            inp["id"], expected_version=inp["expected_version"], owner=inp["owner"]
-        )
-    if name == "list":
-        return (await store.list(limit=100)).sessions
-    if name == "count":
-        return await store.count()
-    if name == "purge":
-        return await store.purge_expired()
-    raise ValueError(f"unknown operation {name!r}")
 
 
 async def record(client: int, store: SessionStore, step: Step, now: int) -> lin.Operation:
@@ -338,19 +304,29 @@ def _default_ttl_ms(store: SessionStore) -> int | None:
 Player = Callable[[Harness, Scenario, FakeClock], tuple[list[lin.Operation], int | None]]
 
 
-def _verify(harness: Harness, name: str, clauses: tuple[str, ...], player: Player) -> None:
-    """Generate scenarios, play and check each; raise on the smallest failing one."""
+def _verify(
+    harness: Harness,
+    name: str,
+    clauses: tuple[str, ...],
+    player: Player,
+    strategy: st.SearchStrategy[Scenario] = scenarios,
+    timeless: bool = False,
+) -> None:
+    """Generate scenarios, play and check each; raise on the smallest failing one.
+    ``timeless``: compare no time fields (histories recorded on the real clock)."""
     seen = {"histories": 0, "operations": 0}
     unverified: list[list[lin.Operation]] = []
     failures: list[tuple[Scenario, lin.Verdict, list[lin.Operation]]] = []
     shrinking = [0.0]  # when the first failure was seen
 
     @Settings(harness.settings)
-    @given(scenarios)
+    @given(strategy)
     def scenario_is_linearizable(scenario: Scenario) -> None:
         clock = FakeClock()
         history, default_ms = player(harness, scenario, clock)
-        verdict = lin.check(history, default_ttl_ms=default_ms, time_limit=TIME_LIMIT)
+        verdict = lin.check(
+            history, default_ttl_ms=default_ms, time_limit=TIME_LIMIT, timeless=timeless
+        )
         seen["histories"] += 1
         seen["operations"] += len(history)
         if verdict.status == "unknown":

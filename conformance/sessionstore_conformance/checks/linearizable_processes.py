@@ -1,0 +1,260 @@
+"""Linearizability of histories recorded in separate processes (CONC-1, CONC-2, PROC-1).
+
+For stores that declare ``multi_process`` (and so expose ``url``, CAP-2). Hypothesis
+generates a scenario of :mod:`.linearizable`'s kind, restricted to what the real clock
+cannot disturb: no ttl (touch gives an hour), no clock moves, one batch of
+2..:data:`CLIENTS` clients. The kit's process makes the prefix calls, then starts one
+child process per client (:mod:`.._history_client`), each opening the store from its
+``url`` and given its list of calls on stdin; once every child has opened the store, one
+line on each child's stdin releases them together. Each child prints one record per call
+(invocation and return on CLOCK_MONOTONIC, shared by all processes of the host, so the
+intervals are comparable), the kit's process reads every session back, and the merged
+history is checked *timeless* (:func:`..linearizability.check` with ``timeless=True``):
+created/updated/expires come from the children's real clocks and are not compared.
+
+Every child is killed (SIGKILL) and reaped, with bounded waits, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from typing import IO, Any
+
+from hypothesis import strategies as st
+
+from sessionstore import open_store
+
+from .. import _history_client as client
+from .. import linearizability as lin
+from ..clock import FakeClock
+from ..errors import ClauseViolation
+from ..target import opened
+from .durability import START_TIMEOUT, _bounded, _reap, _tail, store_url
+from .linearizable import (
+    IDS,
+    READ_BACK,
+    Batch,
+    Scenario,
+    Step,
+    _default_ttl_ms,
+    _fewer,
+    _verify,
+    calls_on,
+    datas,
+    owners,
+    whole_store,
+)
+from .registry import Harness, check
+
+CLAUSES = ("CONC-1", "CONC-2", "PROC-1")
+#: At most this many client processes at once.
+CLIENTS = 3
+#: Touch needs a ttl: one far longer than any history lasts, so nothing expires.
+LONG_TTL_MS = 3_600_000
+#: Seconds the clients may take, together, once released.
+RUN_TIMEOUT = 60.0
+
+# --- scenarios: no ttl, no clock moves --------------------------------------------------
+
+
+def _untimed_calls(ids: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return calls_on(ids, ttls=st.none(), touch_ttls=st.just(LONG_TTL_MS))
+
+
+def _steps(calls: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[Step]:
+    return st.builds(Step, calls)  # no pauses, no cancels: nothing to yield to across processes
+
+
+_anything = st.integers(0, 9).flatmap(
+    lambda n: whole_store if n == 9 else _untimed_calls(st.sampled_from([IDS[0], *IDS]))
+)
+_mixed = st.lists(st.lists(_steps(_anything), min_size=1, max_size=4), min_size=2, max_size=CLIENTS)
+_hot = _steps(_untimed_calls(st.just(IDS[0])))
+_same = st.builds(
+    lambda calls, n: [calls] * n, st.lists(_hot, min_size=1, max_size=3), st.integers(2, CLIENTS)
+)
+_own = st.lists(st.lists(_hot, min_size=1, max_size=3), min_size=2, max_size=CLIENTS)
+_batch = st.builds(
+    Batch,
+    advance_ms=st.just(0),
+    clients=st.sampled_from([_mixed, _same, _same, _own])
+    .flatmap(lambda kind: kind)
+    .map(lambda cs: tuple(tuple(c) for c in cs)),
+)
+
+
+def _create(session_id: str, owner: st.SearchStrategy[str | None]) -> st.SearchStrategy[Step]:
+    return st.builds(
+        Step,
+        st.fixed_dictionaries(
+            {
+                "op": st.just("create"),
+                "id": st.just(session_id),
+                "data": datas,
+                "ttl_ms": st.none(),
+                "owner": owner,
+            }
+        ),
+    )
+
+
+process_scenarios = st.builds(
+    Scenario,
+    prefix=st.builds(
+        lambda first, others: (first, *others),
+        _create(IDS[0], st.none()),
+        st.lists(
+            st.sampled_from(IDS[1:]).flatmap(lambda i: _create(i, owners)),
+            max_size=len(IDS) - 1,
+            unique_by=lambda step: str(step.input["id"]),
+        ),
+    ),
+    batches=_batch.map(lambda batch: (batch,)),
+)
+
+# --- playing a scenario with client processes -------------------------------------------
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _operation(number: int, record: dict[str, Any]) -> lin.Operation:
+    """The operation of one of :func:`.._history_client.call`'s records, by client ``number``."""
+    out = record["output"]
+    output: lin.Outcome = None if out is None else (str(out[0]), _freeze(out[1]))
+    return lin.Operation(number, record["input"], record["call"], output, record["ret"])
+
+
+class Clients:
+    """Up to :data:`CLIENTS` client processes, started when first needed and serving one
+    job after another (a process start costs far more than a history); :meth:`close`
+    kills and reaps them. After any failure they are all killed: the next job starts
+    new ones."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[asyncio.subprocess.Process, IO[bytes]]] = []
+
+    async def _start(self, count: int) -> None:
+        while len(self.procs) < count:
+            errors: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (closed in close)
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *client.COMMAND,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=errors,
+                )
+            except BaseException:
+                errors.close()
+                raise
+            self.procs.append((proc, errors))
+
+    async def close(self) -> None:
+        procs, self.procs = self.procs, []
+        for proc, errors in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            await _reap(proc)
+            errors.close()
+
+    async def _line(self, number: int, seconds: float, what: str) -> bytes:
+        proc, errors = self.procs[number - 1]
+        assert proc.stdout is not None
+        line = await _bounded(proc.stdout.readline(), seconds, CLAUSES, what)
+        if not line:
+            await _reap(proc)
+            raise ClauseViolation(
+                ("PROC-1",),
+                f"{what}: client process {number} ended (exit status {proc.returncode}): "
+                f"{_tail(errors)}",
+            )
+        return line.rstrip(b"\n")
+
+    async def _records(self, number: int, calls: int, what: str) -> list[lin.Operation]:
+        ops = [
+            _operation(number, json.loads(await self._line(number, RUN_TIMEOUT, what)))
+            for _ in range(calls)
+        ]
+        done = await self._line(number, RUN_TIMEOUT, what)
+        if done != client.DONE.encode():
+            raise ClauseViolation(("PROC-1",), f"{what}: client {number} said {done!r}")
+        return ops
+
+    async def run(self, url: str, clients: tuple[tuple[Step, ...], ...]) -> list[lin.Operation]:
+        """Each client's calls in a process of its own, released together: their records."""
+        what = f"{len(clients)} client processes on store.url {url!r}"
+        try:
+            await self._start(len(clients))
+            mine = self.procs[: len(clients)]
+            for (proc, _), steps in zip(mine, clients, strict=True):
+                job = {"url": url, "calls": [s.input for s in steps]}
+                assert proc.stdin is not None
+                proc.stdin.write(json.dumps(job).encode() + b"\n")
+                await proc.stdin.drain()
+            for number in range(1, len(clients) + 1):
+                ready = await self._line(number, START_TIMEOUT, f"{what}: opening the store")
+                if ready != client.READY.encode():
+                    raise ClauseViolation(("CAP-2",), f"{what}: client {number} said {ready!r}")
+            for proc, _ in mine:  # every client opened the store: release them at once
+                assert proc.stdin is not None
+                proc.stdin.write(b"go\n")
+            await asyncio.gather(*(proc.stdin.drain() for proc, _ in mine if proc.stdin))
+            parts = await asyncio.gather(
+                *(self._records(n, len(steps), what) for n, steps in enumerate(clients, 1))
+            )
+        except BaseException:
+            await self.close()
+            raise
+        return [op for part in parts for op in part]
+
+
+async def play_processes(scenario: Scenario, url: str, clients: Clients) -> list[lin.Operation]:
+    """The prefix and read-backs from this process (client 0, real clock), each batch's
+    clients as child processes."""
+    async with open_store(url) as store:
+        history = [_operation(0, await client.call(store, s.input)) for s in scenario.prefix]
+        for batch in scenario.batches:
+            history += await clients.run(url, batch.clients)
+            history += [_operation(0, await client.call(store, s.input)) for s in READ_BACK]
+    return history
+
+
+def _processes(
+    harness: Harness, scenario: Scenario, clock: FakeClock, clients: Clients
+) -> tuple[list[lin.Operation], int | None]:
+    manager = opened(harness.factory, clock)
+    store = harness.driver.enter(manager)  # holds the namespace open; clients open its url
+    try:
+        url = store_url(store)
+        history = harness.driver.call(play_processes, scenario, url, clients)
+        return history, _default_ttl_ms(store)
+    finally:
+        harness.driver.exit(manager)
+
+
+@check(*CLAUSES, requires=("multi_process", "url"))
+def check_linearizable_processes(harness: Harness) -> None:
+    """Histories of client processes, each opening the store's url, are linearizable."""
+    clients = Clients()
+
+    def player(
+        harness: Harness, scenario: Scenario, clock: FakeClock
+    ) -> tuple[list[lin.Operation], int | None]:
+        return _processes(harness, scenario, clock, clients)
+
+    try:
+        _verify(
+            _fewer(harness, 10),
+            "linearizable_processes",
+            CLAUSES,
+            player,
+            strategy=process_scenarios,
+            timeless=True,
+        )
+    finally:
+        harness.driver.call(clients.close)
