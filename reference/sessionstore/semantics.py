@@ -277,12 +277,14 @@ class Record(NamedTuple):
 
     def to_session(self, data: JSONObject | None = None) -> Session:
         """The caller's view; ``data`` is a fresh decoded copy when the caller has one."""
+        created = from_ms(self.created_ms)
+        # On every read path: positional arguments, and one datetime when the two agree.
         return Session(
-            id=self.id,
-            data=decode_data(self.data, self.id) if data is None else data,
-            version=self.version,
-            created_at=from_ms(self.created_ms),
-            updated_at=from_ms(self.updated_ms),
-            expires_at=None if self.expires_ms is None else from_ms(self.expires_ms),
-            owner=self.owner,
+            self.id,
+            decode_data(self.data, self.id) if data is None else data,
+            self.version,
+            created,
+            created if self.updated_ms == self.created_ms else from_ms(self.updated_ms),
+            None if self.expires_ms is None else from_ms(self.expires_ms),
+            self.owner,
         )
