@@ -12,6 +12,8 @@ class ClauseViolation(AssertionError):
     def __init__(self, clauses: tuple[str, ...] | list[str], message: str) -> None:
         self.clauses = tuple(clauses)
         self.message = message
+        #: the minimal failing program or history, when a search found one
+        self.counterexample = ""
         super().__init__(f"[{', '.join(self.clauses)}] {message}")
 
 

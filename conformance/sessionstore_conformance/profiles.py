@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 
-_COMMON = {
-    "deadline": None,  # a store's latency is the latency budgets' business, not Hypothesis's
-    "database": None,  # the kit never writes into the user's working directory
-    "report_multiple_bugs": False,  # one minimal counterexample, blamed on its clauses
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much],
-}
+
+def _profile(examples: int, steps: int, *, derandomize: bool = False) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        derandomize=derandomize,
+        deadline=None,  # a store's latency is the latency budgets' business, not Hypothesis's
+        database=None,  # the kit never writes into the user's working directory
+        report_multiple_bugs=False,  # one minimal counterexample, blamed on its clauses
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
 
 PROFILES = {
-    "ci": settings(max_examples=100, stateful_step_count=50, derandomize=True, **_COMMON),  # type: ignore[arg-type]
-    "dev": settings(max_examples=100, stateful_step_count=50, **_COMMON),  # type: ignore[arg-type]
-    "thorough": settings(max_examples=1000, stateful_step_count=100, **_COMMON),  # type: ignore[arg-type]
+    "ci": _profile(100, 50, derandomize=True),
+    "dev": _profile(100, 50),
+    "thorough": _profile(1000, 100),
 }
 
 for _name, _settings in PROFILES.items():

@@ -108,7 +108,7 @@ def run_check(check: Check, harness: Harness) -> CheckResult:
             time.perf_counter() - start,
             violation.message,
             violation.clauses,
-            getattr(violation, "counterexample", ""),
+            violation.counterexample,
         )
     except NotVerified as unsure:
         return CheckResult(check, "unknown", time.perf_counter() - start, unsure.message)

@@ -8,7 +8,7 @@ import itertools
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sessionstore import SessionStore, open_store
@@ -38,7 +38,7 @@ def resolve(target: str | StoreFactory) -> StoreFactory:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UsageError(f"{module_name}.{attr} is not a callable store factory")
-    return factory  # type: ignore[no-any-return]
+    return cast(StoreFactory, factory)
 
 
 def _fresh_namespaces(url: str) -> StoreFactory:

@@ -50,6 +50,11 @@ async def expect_unchanged(
         expect(not diff, clauses, f"{what} changed session {session_id!r} ({', '.join(diff)})")
 
 
+def returns(value: Any, _data: dict[str, Any]) -> Any:
+    """An ``update`` fn (bind ``value`` with functools.partial) that returns ``value``."""
+    return value
+
+
 def valid_id(session_id: object) -> bool:
     return (
         isinstance(session_id, str)

@@ -146,7 +146,7 @@ async def check_import_rejects_invalid(ctx: Ctx) -> None:
         (json.dumps(document(record("neg", data={"n": -(2**63) - 1}))), "an integer below -2**63"),
     ):
         with expect_raises(ImportRejected, "IMPORT-1", f"import of {what}"):
-            await store.import_(junk)  # type: ignore[arg-type]
+            await store.import_(junk)  # type: ignore[arg-type]  # wrong types on purpose
     expect(await store.count() == 1, ("IMPORT-1", "ERR-2"), "a rejected import changed the count")
 
 

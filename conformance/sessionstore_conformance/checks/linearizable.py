@@ -34,7 +34,7 @@ import itertools
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,6 +52,7 @@ from .._history_client import perform as perform
 from ..clock import FakeClock
 from ..errors import ClauseViolation, NotVerified
 from ..target import opened
+from .durability import store_url
 from .registry import Harness, check
 
 IDS = ["a", "b", "c"]
@@ -393,9 +394,7 @@ def _failure(clauses: tuple[str, ...], scenario: Scenario, verdict: lin.Verdict)
         f"a concurrent history of {len(verdict.history)} operations on {what} is not "
         f"linearizable: {why}",
     )
-    violation.counterexample = (  # type: ignore[attr-defined]
-        f"{verdict.explain()}\n\nscenario (shrunk):\n{scenario.describe()}"
-    )
+    violation.counterexample = f"{verdict.explain()}\n\nscenario (shrunk):\n{scenario.describe()}"
     return violation
 
 
@@ -406,10 +405,6 @@ def _save(name: str, failures: list[tuple[Scenario, lin.Verdict, list[lin.Operat
         lin.save_history(verdict.history, f"{name}-failing-part")
 
 
-def _on_driver(harness: Harness, work: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-    return harness.driver.call(work, *args)
-
-
 def _tasks(
     harness: Harness, scenario: Scenario, clock: FakeClock
 ) -> tuple[list[lin.Operation], int | None]:
@@ -417,7 +412,7 @@ def _tasks(
         async with opened(harness.factory, clock) as store:
             return await play(scenario, [store], clock), _default_ttl_ms(store)
 
-    return _on_driver(harness, go)  # type: ignore[no-any-return]
+    return harness.driver.call(go)
 
 
 def _instances(
@@ -426,11 +421,11 @@ def _instances(
     async def go() -> tuple[list[lin.Operation], int | None]:
         async with (
             opened(harness.factory, clock) as store,
-            open_store(store.url, clock=clock) as twin,  # type: ignore[attr-defined]
+            open_store(store_url(store), clock=clock) as twin,
         ):
             return await play(scenario, [store, twin], clock), _default_ttl_ms(store)
 
-    return _on_driver(harness, go)  # type: ignore[no-any-return]
+    return harness.driver.call(go)
 
 
 def _threads(
@@ -439,7 +434,7 @@ def _threads(
     manager = opened(harness.factory, clock)
     store = harness.driver.enter(manager)  # holds the namespace open; clients open its url
     try:
-        return play_threads(scenario, store.url, clock), _default_ttl_ms(store)  # type: ignore[attr-defined]
+        return play_threads(scenario, store_url(store), clock), _default_ttl_ms(store)
     finally:
         harness.driver.exit(manager)
 

@@ -529,5 +529,5 @@ def check_stateful(harness: Harness) -> None:
     except ClauseViolation as violation:
         # Hypothesis attaches the minimal failing program as notes (PEP 678) or reports it.
         steps = lines + [n for n in getattr(violation, "__notes__", []) if not n.startswith(" ")]
-        violation.counterexample = "\n".join(steps)  # type: ignore[attr-defined]
+        violation.counterexample = "\n".join(steps)
         raise

@@ -10,7 +10,7 @@ from typing import Any
 from sessionstore import InvalidSession, SessionStore, SessionTooLarge
 
 from ..errors import expect, expect_raises
-from .helpers import expect_unchanged, snapshot
+from .helpers import expect_unchanged, returns, snapshot
 from .registry import Ctx, check
 
 BAD_IDS: list[Any] = ["", "a b", "semi;colon", "é", "x" * 129, "a/b", "a.b", 5, None, b"bytes"]
@@ -55,10 +55,6 @@ BAD_TTLS: list[Any] = [
 
 def _same(data: dict[str, Any]) -> dict[str, Any]:
     return data
-
-
-def _constant(value: Any, _data: dict[str, Any]) -> Any:
-    return value
 
 
 def nested(depth: int) -> dict[str, Any]:
@@ -125,7 +121,7 @@ async def check_bad_numbers(ctx: Ctx) -> None:
     for bad in BAD_NUMBERS:
         calls[f"create({bad!r})"] = partial(store.create, bad)
         calls[f"replace('v', {bad!r})"] = partial(store.replace, "v", bad)
-        calls[f"update -> {bad!r}"] = partial(store.update, "v", partial(_constant, bad))
+        calls[f"update -> {bad!r}"] = partial(store.update, "v", partial(returns, bad))
     await _refused(store, InvalidSession, "VAL-3", calls)
     edge = await store.create({"max": 2**53 - 1, "min": -(2**53 - 1), "f": 1e308, "z": -0.0})
     expect(edge.data["max"] == 2**53 - 1, "VAL-3", "the largest safe integer did not round-trip")
@@ -223,7 +219,7 @@ async def check_bad_arguments(ctx: Ctx) -> None:
             "exported_at": "2030-01-01T00:00:00.000Z",
             "sessions": [],
         },
-        on_conflict="merge",  # type: ignore[arg-type]
+        on_conflict="merge",  # type: ignore[arg-type]  # a bad value on purpose
     )
     await _refused(store, InvalidSession, "VAL-7", calls)
     bad_limits: list[Any] = [0, -1, 1001, "3", True, 2.0]
