@@ -1,20 +1,38 @@
-"""Export and import of many sessions, against orjson encoding of the same data.
+"""Streamed export and import of many sessions, against orjson and the stores' own writes.
 
     python benchmarks/bench_transfer.py [--n 100000]
 
-For each reference backend: import an export document (JSON text) of N ~1 KiB sessions,
-export it again whole (export() + to_json) and streamed (export_chunks, EXPORT-2) into a
-file, and report seconds, sessions per second, and the extra memory the streamed export
-allocated at its peak (tracemalloc, measured in a separate pass).
+For each reference backend, on N ~800-byte sessions (distinct timestamps, half expiring),
+each operation in a fresh process:
+
+* **import**: ``transfer.import_file`` (``import_chunks``, IMPORT-7) of an export file
+  into an empty store. The target (issue #5) is orjson encoding the same data plus the
+  store's own writes of it: ``orjson.dumps`` of the document + N ``create`` calls;
+* **export**: ``transfer.write_export`` (``export_chunks``, EXPORT-2) into a file, against
+  ``orjson.dumps`` of the document + the store's own reads of it (``list`` pages of 1,000).
+
+For reference, a stricter floor too: the raw engine alone (orjson decoding each record plus
+the memory: dict inserts / SQLite: one ``executemany`` INSERT transaction into the store's
+table shape, WAL, synchronous=NORMAL; export: orjson.dumps plus a raw SELECT of every row),
+which does no validation at all.
+
+Each line also gives the peak resident memory the operation added: Linux's high-water mark
+(VmHWM, reset through /proc/self/clear_refs before the operation) minus the resident
+memory at its start. It counts every allocation, orjson's and SQLite's included.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
-import tracemalloc
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,56 +40,178 @@ import orjson
 from bench_memory import SESSION
 
 from sessionstore import open_store
-from sessionstore.transfer import write_export
+from sessionstore.export import format_ms
+from sessionstore.transfer import import_file, write_export
+
+BASE_MS = 1_893_456_000_000  # 2030-01-01
 
 
-def document(n: int) -> dict[str, Any]:
-    stamp = "2030-01-01T00:00:00.000Z"
+def memory_kib() -> dict[str, int]:
+    with open("/proc/self/status") as status:
+        fields = (line.split(":", 1) for line in status)
+        return {k: int(v.split()[0]) for k, v in fields if k in ("VmRSS", "VmHWM")}
+
+
+def measure(work: Callable[[], Any]) -> tuple[float, float]:
+    """Seconds, and MB of peak resident memory added, of ``work()``."""
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # reset the high-water mark to the current resident size
+    start_rss = memory_kib()["VmRSS"]
+    start = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - start
+    return seconds, (memory_kib()["VmHWM"] - start_rss) / 1024
+
+
+def rows(n: int) -> list[tuple[Any, ...]]:
+    data = orjson.dumps(SESSION)
+    return [
+        (f"s{i:07d}", data, 1 + i % 7, BASE_MS + i, BASE_MS + i + 500, None if i % 2 else BASE_MS + 10**12, None)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def document(table: list[tuple[Any, ...]]) -> dict[str, Any]:
     return {
         "format": "sessionstore-export",
         "format_version": 1,
-        "exported_at": stamp,
+        "exported_at": format_ms(BASE_MS),
         "sessions": [
-            {"id": f"s{i}", "data": SESSION, "version": 1, "created_at": stamp,
-             "updated_at": stamp, "expires_at": None, "owner": None}
-            for i in range(n)
+            {"id": i, "data": SESSION, "version": v, "created_at": format_ms(c),
+             "updated_at": format_ms(u), "expires_at": None if e is None else format_ms(e), "owner": o}
+            for i, _, v, c, u, e, o in table
         ],
     }  # fmt: skip
 
 
-async def main(n: int) -> None:
-    doc = document(n)
-    start = time.perf_counter()
-    text = orjson.dumps(doc)
-    encode = time.perf_counter() - start
-    print(f"{n:,} sessions, {len(text) / 1e6:.0f} MB of JSON; orjson encodes it in {encode:.2f} s")
-    print(
-        f"{'backend':<8}{'import s':>10}{'export() s':>12}{'streamed s':>12}{'stream peak MB':>16}"
+def raw_sqlite_writes(path: Path, table: list[tuple[Any, ...]]) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE s (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, version INTEGER NOT NULL, "
+        "created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, expires_ms INTEGER, owner TEXT) WITHOUT ROWID"
     )
+    conn.execute("CREATE INDEX s__expires ON s (expires_ms) WHERE expires_ms IS NOT NULL")
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO s VALUES (?, ?, ?, ?, ?, ?, ?)", table)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def raw_sqlite_reads(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    cursor = conn.execute("SELECT * FROM s ORDER BY id")
+    while cursor.fetchmany(1000):
+        pass
+    conn.close()
+
+
+def main(n: int) -> None:
+    table = rows(n)
+    doc: Any = document(table)
+    dumps = measure(lambda: orjson.dumps(doc))[0]
+    text = orjson.dumps(doc)
+    doc = None
     with tempfile.TemporaryDirectory() as tmp:
-        for name, url in (("memory", "memory://"), ("sqlite", f"sqlite:///{tmp}/t.db")):
-            async with open_store(url) as store:
-                start = time.perf_counter()
-                await store.import_(text)
-                imported = time.perf_counter() - start
-                start = time.perf_counter()
-                (await store.export()).to_json()
-                whole = time.perf_counter() - start
-                out = Path(tmp) / f"{name}.json"
-                start = time.perf_counter()
-                with out.open("wb") as file:
-                    await write_export(store, file)
-                streamed = time.perf_counter() - start
-                assert orjson.loads(out.read_bytes())["sessions"][-1]["data"] == SESSION
-                tracemalloc.start()
-                with out.open("wb") as file:
-                    await write_export(store, file)
-                peak = tracemalloc.get_traced_memory()[1] / 1e6
-                tracemalloc.stop()
-            print(f"{name:<8}{imported:>10.2f}{whole:>12.2f}{streamed:>12.2f}{peak:>16.1f}")
+        source = Path(tmp) / "export.json"
+        asyncio.run(_write_canonical(text, source))
+        records = [line.rstrip(b",") for line in source.read_bytes().split(b"\n")[1:-1]]
+        loads = measure(lambda: _each(orjson.loads, records))[0]
+        print(f"{n:,} sessions, {source.stat().st_size / 1e6:.0f} MB of JSON")
+        print(f"orjson.dumps of the document {dumps:.2f} s, orjson.loads per record {loads:.2f} s")
+        raw = {
+            ("memory", "import"): loads + measure(lambda: _each(_dict_insert({}), table))[0],
+            ("sqlite", "import"): loads + measure(lambda: raw_sqlite_writes(Path(tmp) / "raw.db", table))[0],
+            ("memory", "export"): dumps,
+            ("sqlite", "export"): dumps + measure(lambda: raw_sqlite_reads(Path(tmp) / "raw.db"))[0],
+        }  # fmt: skip
+        print(
+            f"{'':<15}{'seconds':>8}{'peak MB':>8}  {'target: orjson + the store':>27}"
+            f"  {'floor: orjson + raw engine':>27}"
+        )
+        for name in ("memory", "sqlite"):
+            for operation, own in (("import", "creates"), ("export", "reads")):
+                seconds, peak = _measured(name, operation, Path(tmp), source, n)
+                target = dumps + _measured(name, own, Path(tmp), source, n)[0]
+                floor = raw[name, operation]
+                print(
+                    f"{name + ' ' + operation:<15}{seconds:>8.2f}{peak:>8.0f}  "
+                    f"{target:>8.2f} s ({own:<7}) {seconds / target:>5.2f}x  "
+                    f"{floor:>12.2f} s {seconds / floor:>9.2f}x"
+                )
+
+
+def _each(fn: Callable[[Any], Any], items: Any) -> None:
+    for item in items:
+        fn(item)
+
+
+def _dict_insert(index: dict[str, Any]) -> Callable[[tuple[Any, ...]], None]:
+    return lambda row: index.__setitem__(row[0], row)
+
+
+async def _write_canonical(text: bytes, path: Path) -> None:
+    """The export file as export_chunks writes it (a record per line)."""
+    async with open_store("memory://") as store:
+        await store.import_(text)
+        with path.open("wb") as out:
+            await write_export(store, out)
+
+
+def _measured(name: str, operation: str, tmp: Path, source: Path, n: int) -> tuple[float, float]:
+    url = "memory://" if name == "memory" else f"sqlite:///{tmp}/{operation}.db"
+    return _in_child(operation, url, source, tmp / f"{name}.json", n)
+
+
+def _in_child(operation: str, url: str, source: Path, target: Path, n: int) -> tuple[float, float]:
+    """Run one measured operation in a fresh process: memory freed by the setup here
+    would otherwise be reused, and hide the operation's peak."""
+    args = [sys.executable, __file__, "--child", operation, url, str(source), str(target), str(n)]
+    found = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    seconds, peak = json.loads(found)
+    return seconds, peak
+
+
+async def _child(operation: str, url: str, source: Path, target: Path, n: int) -> None:
+    """In the child: one measured operation on a store ("export" and "reads" import the
+    file first, unmeasured)."""
+    async with open_store(url) as store:
+        loop = asyncio.get_running_loop()
+
+        def run(work: Callable[[], Awaitable[Any]]) -> Callable[[], Any]:
+            return lambda: asyncio.run_coroutine_threadsafe(work(), loop).result()
+
+        async def export() -> None:
+            with target.open("wb") as out:
+                await write_export(store, out)
+
+        async def creates() -> None:  # the same sessions, written one call at a time
+            for i in range(n):
+                await store.create(SESSION, id=f"s{i:07d}", ttl=None if i % 2 else 10**8)
+
+        async def reads() -> None:  # every session, read page by page
+            cursor = None
+            while True:
+                page = await store.list(cursor=cursor, limit=1000)
+                if (cursor := page.cursor) is None:
+                    return
+
+        if operation in ("export", "reads"):
+            await import_file(store, source)
+        work = {"import": lambda: import_file(store, source), "export": export,
+                "creates": creates, "reads": reads}[operation]  # fmt: skip
+        print(json.dumps(await loop.run_in_executor(None, measure, run(work))))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
-    asyncio.run(main(parser.parse_args().n))
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        operation, url, source, target, count = options.child
+        asyncio.run(_child(operation, url, Path(source), Path(target), int(count)))
+    else:
+        main(options.n)

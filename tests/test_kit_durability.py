@@ -42,17 +42,20 @@ from sessionstore.factory import url_options
 class LazyCommits(SQLiteStore):
     """Commits only every 5th write; close() (or a crash) rolls back the rest."""
 
-    async def _write(self, work):
-        def transaction(conn):
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
-            result = work(conn, self._now())
+    def _attempt(self, begin, work, *args):
+        if begin != "BEGIN IMMEDIATE":  # reads, and the setup on open
+            return super()._attempt(begin, work, *args)
+
+        def lazily(db, now, *args):
+            if not db.connection.in_transaction:
+                db.execute("BEGIN IMMEDIATE")
+            result = work(db, now, *args)
             self.pending = getattr(self, "pending", 0) + 1
             if self.pending % 5 == 0:
-                conn.execute("COMMIT")
+                db.execute("COMMIT")
             return result
 
-        return await self._retry(transaction)
+        return super()._attempt(None, lazily, *args)
 
 
 class RacyUpdate(SQLiteStore):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from .contract import SessionStore
 from .errors import ImportRejected, SessionStoreError
 from .export import format_timestamp
 from .factory import open_store
-from .transfer import AtomicFile, write_export
+from .transfer import AtomicFile, copy_store, import_file, write_export
 from .values import Session
 
 T = TypeVar("T")
@@ -141,15 +141,15 @@ def import_command(
     source: str, url: str | None, on_conflict: str, as_json: bool, quiet: bool
 ) -> None:
     """Import an export document from SOURCE (a file, or - for stdin): all or nothing."""
-    try:
-        payload = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:  # opened here, so that a missing file is bad usage (exit status 2)
+        opened = nullcontext(sys.stdin.buffer) if source == "-" else Path(source).open("rb")  # noqa: SIM115
     except OSError as exc:
         raise click.BadParameter(str(exc), param_hint="SOURCE") from exc
 
     async def work() -> dict[str, int]:
         async with _store(url) as store:
-            with _working("importing…", quiet):
-                report = await store.import_(payload, on_conflict=on_conflict)  # type: ignore[arg-type]
+            with _working("importing…", quiet), opened as file:  # read in pieces (IMPORT-7)
+                report = await import_file(store, file, on_conflict)  # type: ignore[arg-type]
         return asdict(report)
 
     result = _run(work)
@@ -173,10 +173,9 @@ def migrate(source: str, target: str, on_conflict: str, as_json: bool, quiet: bo
 
     async def work() -> dict[str, int]:
         async with _store(source) as origin, _store(target) as destination:
-            with _working("migrating…", quiet):
-                doc = await origin.export()
-                report = await destination.import_(doc, on_conflict=on_conflict)  # type: ignore[arg-type]
-        return {"exported": len(doc.sessions), **asdict(report)}
+            with _working("migrating…", quiet):  # streamed from store to store
+                report = await copy_store(origin, destination, on_conflict)  # type: ignore[arg-type]
+        return {"exported": sum(asdict(report).values()), **asdict(report)}
 
     result = _run(work)
     _emit(as_json, result, ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.items()))

@@ -46,7 +46,9 @@ def _open_memory(config: StoreConfig, clock: Clock | None) -> SessionStore:
 def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionStore]:
     from .backends.sqlite import SQLiteStore
 
-    options = url_options(config, {"namespace", "synchronous", "lock_timeout"})
+    options = url_options(
+        config, {"namespace", "synchronous", "lock_timeout", "cache_mb", "mmap_mb"}
+    )
     if config.url:
         # As SQLAlchemy: sqlite:///relative/file.db and sqlite:////absolute/file.db
         path = unquote(urlsplit(config.url).path)[1:]
@@ -60,6 +62,10 @@ def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionS
         lock_timeout = float(options.get("lock_timeout", 30))
     except ValueError:
         raise InvalidSession("lock_timeout must be a number of seconds") from None
+    try:
+        cache_mb, mmap_mb = int(options.get("cache_mb", 64)), int(options.get("mmap_mb", 256))
+    except ValueError:
+        raise InvalidSession("cache_mb and mmap_mb must be whole numbers of MiB") from None
     store = SQLiteStore(
         path,
         namespace=options.get("namespace", "sessions"),
@@ -68,6 +74,8 @@ def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionS
         limits=config.limits(),
         synchronous=options.get("synchronous", "normal"),
         lock_timeout=lock_timeout,
+        cache_mb=cache_mb,
+        mmap_mb=mmap_mb,
     )
     return store.open()
 

@@ -12,16 +12,17 @@ import math
 import re
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 import orjson
 
 from .errors import CorruptSession, InvalidSession, SessionTooLarge, VersionConflict
+from .times import EPOCH as EPOCH  # re-exported: callers import the time helpers from here
+from .times import from_ms as from_ms
+from .times import to_ms as to_ms
 from .values import DEFAULT_LIMITS, TTL, Clock, JSONObject, Limits, Session
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MS = timedelta(milliseconds=1)
 _ONE_US = timedelta(microseconds=1)
 #: I-JSON (RFC 7493) safe integers: exact in every JSON implementation (VAL-3).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -29,23 +30,6 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 # --- time ------------------------------------------------------------------------------
-
-
-def to_ms(moment: datetime) -> int:
-    """Milliseconds since the Unix epoch of an aware datetime (sub-ms part dropped)."""
-    if moment.tzinfo is None:
-        raise InvalidSession("the clock must return timezone-aware datetimes")
-    return (moment - EPOCH) // _ONE_MS
-
-
-#: Below this (the year 2191), ms / 1000 as a float rounds back to the exact millisecond.
-_FAST_FROM_MS_LIMIT = 7_000_000_000_000
-
-
-def from_ms(ms: int) -> datetime:
-    if 0 <= ms < _FAST_FROM_MS_LIMIT:
-        return datetime.fromtimestamp(ms / 1000, timezone.utc)  # 3x faster than the sum
-    return EPOCH + timedelta(milliseconds=ms)
 
 
 def system_now_ms() -> int:
@@ -243,6 +227,11 @@ def decode_data(raw: bytes | str, session_id: str) -> JSONObject:
     return data
 
 
+def visible(stored_owner: str | None, owner: str | None) -> bool:
+    """OWN-2: a call on behalf of ``owner`` sees unowned sessions and its own."""
+    return owner is None or stored_owner is None or stored_owner == owner
+
+
 # --- records ----------------------------------------------------------------------------
 
 
@@ -264,7 +253,7 @@ class Record(NamedTuple):
 
     def visible_to(self, owner: str | None) -> bool:
         """OWN-2: a call on behalf of ``owner`` sees unowned sessions and its own."""
-        return owner is None or self.owner is None or self.owner == owner
+        return visible(self.owner, owner)
 
     def check_version(self, expected: int | None) -> None:
         """REPLACE-2, DELETE-2: a stale ``expected_version`` is a VersionConflict."""
@@ -277,14 +266,12 @@ class Record(NamedTuple):
 
     def to_session(self, data: JSONObject | None = None) -> Session:
         """The caller's view; ``data`` is a fresh decoded copy when the caller has one."""
-        created = from_ms(self.created_ms)
-        # On every read path: positional arguments, and one datetime when the two agree.
-        return Session(
+        return Session.from_ms(
             self.id,
             decode_data(self.data, self.id) if data is None else data,
             self.version,
-            created,
-            created if self.updated_ms == self.created_ms else from_ms(self.updated_ms),
-            None if self.expires_ms is None else from_ms(self.expires_ms),
+            self.created_ms,
+            self.updated_ms,
+            self.expires_ms,
             self.owner,
         )

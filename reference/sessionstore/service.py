@@ -24,7 +24,7 @@ from types import TracebackType
 
 from .contract import SessionStore
 from .errors import ImportRejected, SessionStoreError
-from .transfer import AtomicFile, remove_stale_temp_files, write_export
+from .transfer import AtomicFile, import_file, remove_stale_temp_files, write_export
 
 log = logging.getLogger("sessionstore.service")
 
@@ -194,8 +194,7 @@ class SessionService:
             )
             return 0
         try:
-            payload = await asyncio.to_thread(path.read_bytes)
-            report = await self.store.import_(payload, on_conflict="skip")
+            report = await import_file(self.store, path, on_conflict="skip")  # streamed
         except ImportRejected as exc:
             problems = "; ".join(str(p) for p in exc.problems[:20])
             raise BackupError(f"backup {path} is not a valid export document: {problems}") from exc

@@ -1,8 +1,9 @@
 """Export documents in files: atomic writes (temp file, fsync, rename, fsync of the
-folder; mode 0600) and streamed exports (EXPORT-2)."""
+folder; mode 0600), streamed exports (EXPORT-2) and streamed imports (IMPORT-7)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import IO
 
 from .contract import SessionStore
+from .values import ImportReport, OnConflict
+
+#: Bytes read from a file at a time by an import.
+READ_SIZE = 1 << 20
 
 
 class AtomicFile:
@@ -92,3 +97,40 @@ async def write_export(store: SessionStore, out: IO[bytes]) -> int:
         out.write(piece)
         written += len(piece)
     return written
+
+
+async def file_pieces(file: IO[bytes], size: int = READ_SIZE) -> AsyncIterator[bytes]:
+    """The contents of a binary file in pieces, each read in a thread (the loop runs on)."""
+    while piece := await asyncio.to_thread(file.read, size):
+        yield piece
+
+
+async def import_pieces(
+    store: SessionStore, pieces: AsyncIterator[bytes], on_conflict: OnConflict = "error"
+) -> ImportReport:
+    """Import the document whose JSON text ``pieces`` join into: streamed when the store
+    offers ``import_chunks()`` (IMPORT-7), else joined and passed to ``import_``."""
+    chunks = getattr(store, "import_chunks", None)
+    if chunks is None:
+        whole = b"".join([piece async for piece in pieces])
+        return await store.import_(whole, on_conflict=on_conflict)
+    report: ImportReport = await chunks(pieces, on_conflict=on_conflict)
+    return report
+
+
+async def import_file(
+    store: SessionStore, source: Path | IO[bytes], on_conflict: OnConflict = "error"
+) -> ImportReport:
+    """Import the export document in a file (a path, or a binary file left open)."""
+    if not isinstance(source, Path):
+        return await import_pieces(store, file_pieces(source), on_conflict)
+    with source.open("rb") as file:
+        return await import_pieces(store, file_pieces(file), on_conflict)
+
+
+async def copy_store(
+    origin: SessionStore, target: SessionStore, on_conflict: OnConflict = "error"
+) -> ImportReport:
+    """Import ``origin``'s export into ``target``, piped from export_chunks to
+    import_chunks when both stores stream."""
+    return await import_pieces(target, export_pieces(origin), on_conflict)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from .times import from_ms, to_ms
 
 #: A JSON object as the store keeps it (spec REC-2).
 JSONObject = dict[str, Any]
@@ -17,17 +19,107 @@ TTL = float | int | timedelta
 OnConflict = Literal["error", "skip", "replace"]
 
 
-@dataclass(frozen=True, slots=True)
 class Session:
-    """One session as a caller sees it (REC-1). ``data`` is the caller's own copy (COPY-1)."""
+    """One session as a caller sees it (REC-1). ``data`` is the caller's own copy (COPY-1).
+
+    Immutable. The times are kept as epoch milliseconds (REC-5) and become datetimes when
+    read: stores build a Session on every call, and making three datetimes that most
+    callers never look at was a third of the cost of a ``get``.
+    """
+
+    __slots__ = ("_created_ms", "_expires_ms", "_updated_ms", "data", "id", "owner", "version")
+    __match_args__ = ("id", "data", "version", "created_at", "updated_at", "expires_at", "owner")
 
     id: str
     data: JSONObject
     version: int
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime | None
-    owner: str | None = None
+    owner: str | None
+    _created_ms: int
+    _updated_ms: int
+    _expires_ms: int | None
+
+    def __init__(
+        self,
+        id: str,
+        data: JSONObject,
+        version: int,
+        created_at: datetime,
+        updated_at: datetime,
+        expires_at: datetime | None,
+        owner: str | None = None,
+    ) -> None:
+        expires_ms = None if expires_at is None else to_ms(expires_at)
+        values = (id, data, version, to_ms(created_at), to_ms(updated_at), expires_ms, owner)
+        for setter, value in zip(_SETTERS, values, strict=True):
+            setter(self, value)
+
+    @classmethod
+    def from_ms(
+        cls,
+        id: str,
+        data: JSONObject,
+        version: int,
+        created_ms: int,
+        updated_ms: int,
+        expires_ms: int | None,
+        owner: str | None = None,
+    ) -> Session:
+        """A session from epoch milliseconds, as stores keep them."""
+        session = _new(cls)  # the setters inline, not through _fill: this is on every call
+        _SET_ID(session, id)
+        _SET_DATA(session, data)
+        _SET_VERSION(session, version)
+        _SET_CREATED(session, created_ms)
+        _SET_UPDATED(session, updated_ms)
+        _SET_EXPIRES(session, expires_ms)
+        _SET_OWNER(session, owner)
+        return session
+
+    @property
+    def created_at(self) -> datetime:
+        return from_ms(self._created_ms)
+
+    @property
+    def updated_at(self) -> datetime:
+        return from_ms(self._updated_ms)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """None: the session never expires (TTL-3)."""
+        return None if self._expires_ms is None else from_ms(self._expires_ms)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.id, self.data, self.version, self._created_ms, self._updated_ms,
+                self._expires_ms, self.owner)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Session:
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # data is a dict: not hashable
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"Session({fields})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: a Session is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}: a Session is immutable")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return Session.from_ms, self._key()
+
+
+_new = object.__new__
+# The slots' own setters: __setattr__ refuses every assignment, to keep Sessions frozen.
+_SETTERS = tuple(
+    getattr(Session, name).__set__
+    for name in ("id", "data", "version", "_created_ms", "_updated_ms", "_expires_ms", "owner")
+)
+_SET_ID, _SET_DATA, _SET_VERSION, _SET_CREATED, _SET_UPDATED, _SET_EXPIRES, _SET_OWNER = _SETTERS
 
 
 @dataclass(frozen=True, slots=True)

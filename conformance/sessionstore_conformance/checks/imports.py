@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -252,4 +254,114 @@ async def check_export_chunks(ctx: Ctx) -> None:
         == sorted(whole["sessions"], key=lambda s: s["id"]),
         "EXPORT-2",
         "the streamed export holds other sessions (or other fields) than export()",
+    )
+
+
+def cut(text: bytes, seed: int) -> list[bytes]:
+    """``text`` in pieces of 1 to 64 bytes: pieces split values, keys and UTF-8 characters."""
+    rng = random.Random(seed)
+    pieces, start = [], 0
+    while start < len(text):
+        size = rng.randint(1, 64)
+        pieces.append(text[start : start + size])
+        start += size
+    return pieces
+
+
+async def aiter_of(pieces: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
+
+
+async def rejection(call: Awaitable[Any], clause: str, what: str) -> set[str]:
+    """The pointers of the ImportRejected that ``call`` must raise."""
+    try:
+        await call
+    except ImportRejected as exc:
+        return {p.pointer for p in exc.problems}
+    except Exception as exc:
+        raise AssertionError(f"[{clause}] {what} raised {exc!r}, not ImportRejected") from exc
+    raise AssertionError(f"[{clause}] {what} was imported")
+
+
+@check("IMPORT-7", "IMPORT-1", "IMPORT-2", "IMPORT-4", "IMPORT-6")
+async def check_import_chunks(ctx: Ctx) -> None:
+    """import_chunks() imports a document cut into small pieces exactly as import_ does."""
+    chunks = getattr(ctx.store, "import_chunks", None)
+    expect(chunks is not None, "IMPORT-7", "the store offers no import_chunks()")
+    assert chunks is not None
+    records = [
+        record(f"c{i:03d}", data={"i": i, "s": "ü€😀" * (i % 4)}, owner="ada" if i % 3 else None)
+        for i in range(300)
+    ]
+    texts = {
+        "compact JSON": orjson.dumps(document(*records)),
+        "indented JSON": json.dumps(document(*records), indent=1).encode(),
+    }
+    async with ctx.another() as source:
+        await source.import_(texts["compact JSON"])
+        exported = getattr(source, "export_chunks", None)
+        if exported is not None:
+            texts["the store's export_chunks"] = b"".join([piece async for piece in exported()])
+    for seed, (layout, text) in enumerate(texts.items()):
+        async with ctx.another() as whole, ctx.another() as streamed:
+            expected = await whole.import_(text)
+            pieces = cut(text, seed)
+            given = aiter_of(pieces) if seed % 2 else pieces  # async and sync sources
+            got = await streamed.import_chunks(given)  # type: ignore[attr-defined]
+            expect(
+                got == expected,
+                ("IMPORT-7", "IMPORT-6"),
+                f"import_chunks of {layout} reported {got!r}, import_ {expected!r}",
+            )
+            for item in records:
+                expect_same(
+                    await whole.get(item["id"]),
+                    await streamed.get(item["id"]),
+                    "IMPORT-7",
+                    f"a session imported by import_chunks from {layout}",
+                )
+    await check_chunks_reject(ctx, chunks, records)
+
+
+async def check_chunks_reject(ctx: Ctx, chunks: Any, records: list[dict[str, Any]]) -> None:
+    """Invalid documents in pieces change nothing; conflicts follow on_conflict."""
+    store = ctx.store
+    mine = await store.create({"mine": True}, id="c150")  # mid-document
+    before = await snapshot(store, ["c150", "c001", "c299"])
+    bad = records[:-1] + [record("c299", version=0, data=[1])]
+    for what, text in (
+        ("a document whose last record is invalid", orjson.dumps(document(*bad))),
+        ("a document cut short", orjson.dumps(document(*records))[:-1]),
+        ("a document with a live id and on_conflict='error'", orjson.dumps(document(*records))),
+    ):
+        pointers = await rejection(chunks(cut(text, 7)), "IMPORT-7", f"import_chunks of {what}")
+        await expect_unchanged(
+            store, ["c150", "c001", "c299"], before, ("IMPORT-7", "IMPORT-2"), f"{what}"
+        )
+        expected = await rejection(store.import_(text), "IMPORT-1", f"import_ of {what}")
+        expect(
+            pointers == expected,
+            ("IMPORT-7", "IMPORT-1"),
+            f"import_chunks of {what} found problems at {sorted(pointers)[:5]}, import_ at {sorted(expected)[:5]}",
+        )
+    text = orjson.dumps(document(*records))
+    skipped = await chunks(cut(text, 8), on_conflict="skip")
+    expect(
+        skipped == ImportReport(imported=299, skipped_conflict=1),
+        ("IMPORT-7", "IMPORT-6"),
+        f"import_chunks with on_conflict='skip' reported {skipped!r}",
+    )
+    expect_same(mine, await store.get("c150"), ("IMPORT-7", "IMPORT-4"), "a skipped session")
+    replaced = await chunks(aiter_of(cut(text, 9)), on_conflict="replace")
+    expect(
+        replaced == ImportReport(replaced=300),
+        ("IMPORT-7", "IMPORT-6"),
+        f"import_chunks with on_conflict='replace' reported {replaced!r}",
+    )
+    got = await store.get("c150")
+    expect(
+        got is not None and got.data == records[150]["data"],
+        ("IMPORT-7", "IMPORT-4"),
+        f"on_conflict='replace' left {got!r}",
     )

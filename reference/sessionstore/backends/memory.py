@@ -12,7 +12,7 @@ alike (CONC-1).
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from sortedcontainers import SortedDict, SortedList
@@ -29,10 +29,10 @@ from ..export import (
     ExportDocument,
     check_on_conflict,
     chunked_document,
-    parse_export,
     plan_import,
     record_to_export,
 )
+from ..importing import Chunks, collect_records, document_records
 from ..semantics import (
     Record,
     check_id,
@@ -297,7 +297,16 @@ class MemoryStore(ClosesOnExit):
         on_conflict: OnConflict = "error",
     ) -> ImportReport:
         check_on_conflict(on_conflict)
-        records = parse_export(doc, self.limits)
+        return self._apply_import(await document_records(doc, self.limits), on_conflict)
+
+    async def import_chunks(
+        self, chunks: Chunks, *, on_conflict: OnConflict = "error"
+    ) -> ImportReport:
+        """IMPORT-7: import_ of the JSON text that ``chunks`` join into, read as it comes."""
+        check_on_conflict(on_conflict)
+        return self._apply_import(await collect_records(chunks, self.limits), on_conflict)
+
+    def _apply_import(self, records: Sequence[Record], on_conflict: OnConflict) -> ImportReport:
         with self._lock:
             self._open_check()
             now = self._now()

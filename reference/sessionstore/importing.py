@@ -1,0 +1,566 @@
+"""Reading an export document from chunks of JSON text into validated records (IMPORT-7).
+
+:func:`read_export` hands the records to a :class:`RecordSink` in batches while it reads,
+holding one record at a time (plus the set of ids, for duplicates), and reaches exactly
+the verdict :func:`~sessionstore.export.parse_export` reaches on the whole text: the
+same records, or ``ImportRejected`` with the same problems (IMPORT-1). A JSON syntax
+error is the one exception in wording: its single problem (pointer ``""``) carries the
+parser's own message.
+
+Two readers share the validation:
+
+* **Lines** (the fast path): the canonical layout that ``export_chunks`` writes (header
+  line, one record per line, ``]}``). A raw newline never occurs inside a JSON string, so
+  each line is a whole record, parsed alone by orjson.
+* **Values** (any other layout): a small scanner walks the top-level object and the
+  ``sessions`` array; each value is parsed by orjson, which reports where a value ends
+  ("unexpected content after document" at the next delimiter). The same parser as the
+  whole-text path, hence the same verdicts; ijson was measured and left out: its C
+  backend reads a lone surrogate escape as ``?`` and refuses integers beyond 64 bits.
+
+The lines reader hands over to the values reader at the first line it does not
+recognise, in the scanner state that line starts in, so nothing is read twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from datetime import date
+from typing import Any, Protocol, Union
+
+import orjson
+from pydantic import ValidationError
+
+from .errors import ImportRejected, InvalidSession, Problem
+from .export import (
+    TIMESTAMP_PATTERN,
+    ExportDocument,
+    SessionRecord,
+    _pointer,
+    _refuse_constant,
+    has_long_number,
+    parse_export,
+)
+from .semantics import MAX_SAFE_INTEGER, Record, encode_parsed, to_ms
+from .values import DEFAULT_LIMITS, JSONObject, Limits
+
+#: What ``import_chunks`` takes: pieces of one JSON text, from a sync or async source.
+Chunks = Union[AsyncIterable[bytes], Iterable[bytes]]  # noqa: UP007 (a runtime alias on 3.10)
+
+#: Records handed to the sink at a time; the reader yields to the event loop between.
+BATCH_SIZE = 1000
+
+
+class RecordSink(Protocol):
+    """Where :func:`read_export` puts validated records until the verdict is known."""
+
+    async def add(self, records: list[Record]) -> None: ...
+
+    async def clear(self) -> None:
+        """Forget every record added: a later ``sessions`` member replaces an earlier
+        one, as in every JSON parser (the last duplicate key wins)."""
+
+
+# --- one record ---------------------------------------------------------------------------
+
+#: A record's fields once schema-valid: id, data, version, created, updated, expires, owner.
+Fields = tuple[str, JSONObject, int, int, int, Union[int, None], Union[str, None]]  # noqa: UP007
+
+_REQUIRED = frozenset(("id", "data", "version", "created_at", "updated_at", "expires_at"))
+_ALL_KEYS = _REQUIRED | {"owner"}
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # SessionRecord.id's pattern
+_MAX_OWNER = 256  # SessionRecord.owner's max_length
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAY_MS = 86_400_000
+_day_ms: dict[str, int] = {}
+
+
+def timestamp_ms(text: str) -> int | None:
+    """Epoch ms of a string matching TIMESTAMP_PATTERN; None for a day that does not exist
+    (e.g. February 30). Days are cached: an export's timestamps share few of them."""
+    day = _day_ms.get(text[:10])
+    if day is None:
+        try:
+            day = (date.fromisoformat(text[:10]).toordinal() - _EPOCH_ORDINAL) * _DAY_MS
+        except ValueError:
+            return None
+        if len(_day_ms) < 65536:
+            _day_ms[text[:10]] = day
+    return (
+        day
+        + int(text[11:13]) * 3_600_000
+        + int(text[14:16]) * 60_000
+        + int(text[17:19]) * 1000
+        + int(text[20:23])
+    )
+
+
+def _plain_ms(value: Any) -> int | None:
+    if type(value) is not str or TIMESTAMP_PATTERN.fullmatch(value) is None:
+        return None
+    return timestamp_ms(value)
+
+
+def plain_fields(value: Any) -> Fields | None:
+    """The fields of a record that is plainly valid against SessionRecord, or None for
+    anything else — which pydantic then judges, for its exact messages. Accepting here
+    implies pydantic accepts with the same values (tests/test_importing.py)."""
+    if type(value) is not dict or not (value.keys() == _ALL_KEYS or value.keys() == _REQUIRED):
+        return None
+    sid, data, version, owner = value["id"], value["data"], value["version"], value.get("owner")
+    if type(version) is float and version.is_integer():
+        version = int(version)  # JSON Schema's integer includes 1.0 (export._integral)
+    if (
+        type(sid) is not str
+        or _ID.fullmatch(sid) is None
+        or type(data) is not dict
+        or type(version) is not int
+        or not 1 <= version <= MAX_SAFE_INTEGER
+        or (owner is not None and (type(owner) is not str or not 1 <= len(owner) <= _MAX_OWNER))
+    ):
+        return None
+    created, updated = _plain_ms(value["created_at"]), _plain_ms(value["updated_at"])
+    expires_at = value["expires_at"]
+    expires = None if expires_at is None else _plain_ms(expires_at)
+    if created is None or updated is None or (expires is None and expires_at is not None):
+        return None
+    return sid, data, version, created, updated, expires, owner
+
+
+def _model_fields(item: SessionRecord) -> Fields:
+    expires = None if item.expires_at is None else to_ms(item.expires_at)
+    created, updated = to_ms(item.created_at), to_ms(item.updated_at)
+    return item.id, item.data, item.version, created, updated, expires, item.owner
+
+
+class _Sessions:
+    """The records of one ``sessions`` array, validated one at a time in document order,
+    with parse_export's rules: schema problems first (if any, they are the verdict), then
+    duplicate ids, the store's id length and the data limits."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.count = 0
+        self.schema: list[Problem] = []
+        self.problems: list[Problem] = []
+        self.seen: set[str] = set()
+        self.batch: list[Record] = []
+
+    def take(self, value: Any) -> None:
+        index = self.count
+        self.count += 1
+        fields = plain_fields(value) or self._judged(index, value)
+        if fields is not None:
+            self._check(index, fields)
+
+    def _judged(self, index: int, value: Any) -> Fields | None:
+        try:
+            return _model_fields(SessionRecord.model_validate(value))
+        except ValidationError as exc:
+            where = f"/sessions/{index}"
+            self.schema += [Problem(where + _pointer(e["loc"]), e["msg"]) for e in exc.errors()]
+            return None
+
+    def _check(self, index: int, fields: Fields) -> None:
+        sid, data, version, created, updated, expires, owner = fields
+        where = f"/sessions/{index}"
+        if sid in self.seen:
+            self.problems.append(Problem(f"{where}/id", f"duplicate id {sid!r}"))
+        self.seen.add(sid)
+        if len(sid) > self.limits.max_id_length:
+            self.problems.append(Problem(f"{where}/id", "id is longer than this store allows"))
+        try:
+            encoded = encode_parsed(data, self.limits)
+        except InvalidSession as exc:
+            self.problems.append(Problem(f"{where}/data", str(exc)))
+            return
+        if not (self.schema or self.problems):  # else the import is rejected: keep nothing
+            self.batch.append(Record(sid, encoded, version, created, updated, expires, owner))
+
+
+# --- bytes in -----------------------------------------------------------------------------
+
+
+def _not_json(reason: object) -> ImportRejected:
+    return ImportRejected([Problem("", f"not valid JSON: {reason}")])
+
+
+def _loads(raw: bytes | memoryview) -> Any:
+    """export._load_json for one value: orjson, or the standard library (exact integers,
+    NaN refused) when a very long number could be an integer beyond 64 bits."""
+    try:
+        if not has_long_number(raw):
+            return orjson.loads(raw)
+        return json.loads(bytes(raw), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise _not_json(exc) from None
+
+
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+
+
+def _byte_offset(text: memoryview, chars: int) -> int:
+    """The byte offset in UTF-8 ``text`` of character ``chars`` (orjson's error position
+    counts characters), at most ``len(text)``: the least offset with ``chars`` characters
+    before it, past any continuation bytes of the last one."""
+    offset = chars
+    while offset < len(text):
+        head = text[:offset].tobytes()
+        width = chars + len(head) - len(head.translate(None, _CONTINUATION_BYTES))
+        if width == offset:
+            break
+        offset = width
+    while offset < len(text) and 0x80 <= text[offset] < 0xC0:
+        offset += 1
+    return min(offset, len(text))
+
+
+def _utf8_cut(data: bytes | memoryview) -> int:
+    """The length of ``data`` without a UTF-8 sequence cut off at its end (orjson refuses
+    a buffer ending mid-character; the rest comes with the next chunk)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)
+        if byte >= 0xC0:  # the lead byte of the last sequence
+            length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) - back if length > back else len(data)
+    return len(data)
+
+
+async def _pieces(chunks: Chunks) -> AsyncGenerator[bytes, None]:
+    if isinstance(chunks, (bytes, bytearray, str)):
+        raise InvalidSession("import_chunks takes an iterable of bytes chunks, not one text")
+    if isinstance(chunks, AsyncIterable):
+        async for chunk in chunks:
+            yield chunk
+    else:
+        for chunk in chunks:
+            yield chunk
+
+
+class _Buffer:
+    """The unread text: ``data[pos:]``, refilled from the source a chunk at a time."""
+
+    def __init__(self, source: AsyncIterator[bytes]) -> None:
+        self.data = b""
+        self.pos = 0
+        self.eof = False
+        self._held = b""
+        self._source = source
+
+    async def fill(self) -> bool:
+        """Append the next chunk; False when the text has ended."""
+        if self.eof:
+            return False
+        chunk = await anext(self._source, None)
+        if chunk is None:
+            self.eof, tail, self._held = True, self._held, b""
+        elif not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise InvalidSession(f"import chunks must be bytes, not {type(chunk).__name__}")
+        else:
+            joined = self._held + bytes(chunk)
+            cut = _utf8_cut(joined)
+            tail, self._held = joined[:cut], joined[cut:]
+        self.data = self.data[self.pos :] + tail
+        self.pos = 0
+        return True
+
+    async def line(self, limit: int) -> int:
+        """The length of the line at ``pos`` (up to its newline or the end of the text),
+        or -1 when it is longer than ``limit``."""
+        searched = 0
+        while True:
+            newline = self.data.find(b"\n", self.pos + searched)
+            if newline >= 0:
+                return newline - self.pos
+            searched = len(self.data) - self.pos
+            if searched > limit:
+                return -1
+            if not await self.fill():
+                return searched
+
+
+# --- the document -------------------------------------------------------------------------
+
+_WHITESPACE = re.compile(rb"[ \t\n\r]*")
+_COMMA, _COLON, _QUOTE = ord(","), ord(":"), ord('"')
+_OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY = ord("{"), ord("}"), ord("["), ord("]")
+_HEADER = re.compile(
+    rb'[ \t\r]*\{"format":"sessionstore-export","format_version":1,'
+    rb'"exported_at":"[0-9T:.Z-]{24}","sessions":\[[ \t\r]*'
+)
+_HEADER_LIMIT = 4096
+#: Bytes orjson is first shown when looking for the end of a value: it checks all it is
+#: shown for valid UTF-8, so showing it the whole buffer for each value would cost more.
+_WINDOW = 16384
+_TOP_FIELDS = ("format", "format_version", "exported_at")
+
+
+def _member_of(problem: Problem) -> str:
+    return problem.pointer.split("/")[1] if problem.pointer else ""
+
+
+class _Reader:
+    """One document: the top-level members and the ``sessions`` records, with the
+    scanner's states named as in JSON: "first" (after an opening bracket), "value" (after
+    a comma) and "delimiter" (after a value)."""
+
+    def __init__(self, source: AsyncIterator[bytes], sink: RecordSink, limits: Limits) -> None:
+        self.buf = _Buffer(source)
+        self.sink = sink
+        self.limits = limits
+        self.top: dict[str, Any] = {}  # members; "sessions" is [] when it is an array
+        self.sessions: _Sessions | None = None
+        self._added = False
+
+    async def read(self) -> None:
+        state = await self._lines()
+        if state == "document":
+            await self._document()
+        elif state is not None:
+            await self._elements(state)
+            await self._members("delimiter")
+            await self._end()
+        await self._verdict()
+
+    # --- the fast path: the canonical layout, a record per line
+
+    async def _lines(self) -> str | None:
+        """Read the canonical layout; None when it held the whole document, else the
+        scanner state at ``buf.pos``, where the values reader takes over."""
+        length = await self.buf.line(_HEADER_LIMIT)
+        header = self.buf.data[self.buf.pos : self.buf.pos + max(length, 0)]
+        if length < 0 or _HEADER.fullmatch(header) is None:
+            return "document"
+        self.buf.pos += length + 1
+        self.top = orjson.loads(header.strip() + b"]}")
+        await self._begin_sessions(array=True)
+        limit = 16 * self.limits.max_data_bytes + 65536
+        state = "first"
+        while True:
+            length = await self.buf.line(limit)
+            line = self.buf.data[self.buf.pos : self.buf.pos + max(length, 0)].strip(b" \t\r")
+            if length < 0 or not line:
+                return state
+            if line == b"]}" and state != "value":
+                self.buf.pos += length + 1
+                await self._end()
+                return None
+            comma = line.endswith(b",")
+            body = line[:-1].rstrip(b" \t\r") if comma else line
+            if state == "delimiter" or body[:1] != b"{" or body[-1:] != b"}":
+                return state
+            try:
+                value = _loads(body)
+            except ImportRejected:  # maybe not one record (two on a line): the scanner decides
+                return state
+            self.buf.pos += length + 1
+            await self._take(value)
+            state = "value" if comma else "delimiter"
+
+    # --- the values reader: any layout
+
+    async def _document(self) -> None:
+        first = await self._peek()
+        if first == _OPEN_OBJECT:
+            self.buf.pos += 1
+            await self._members("first")
+            await self._end()
+            return
+        if first == _OPEN_ARRAY:  # read on, unkept: invalid JSON takes precedence
+            self.buf.pos += 1
+            await self._elements("first", keep=False)
+        else:
+            await self._value()
+        await self._end()
+        raise ImportRejected([Problem("", "the document must be a JSON object")])
+
+    async def _members(self, state: str) -> None:
+        while True:
+            next_byte = await self._peek()
+            if state == "delimiter":
+                if next_byte not in (_COMMA, _CLOSE_OBJECT):
+                    raise _not_json(f"expected ',' or '}}' at byte {self.buf.pos}")
+                self.buf.pos += 1
+                if next_byte == _CLOSE_OBJECT:
+                    return
+                state = "value"
+                continue
+            if state == "first" and next_byte == _CLOSE_OBJECT:
+                self.buf.pos += 1
+                return
+            if next_byte != _QUOTE:
+                raise _not_json(f"expected a member name at byte {self.buf.pos}")
+            key = await self._value()
+            if await self._peek() != _COLON:
+                raise _not_json(f"expected ':' at byte {self.buf.pos}")
+            self.buf.pos += 1
+            await self._member(key)
+            state = "delimiter"
+
+    async def _member(self, key: str) -> None:
+        if key != "sessions":
+            self.top[key] = await self._value()
+            return
+        array = await self._peek() == _OPEN_ARRAY
+        await self._begin_sessions(array)
+        if array:
+            self.buf.pos += 1
+            await self._elements("first")
+        else:
+            self.top["sessions"] = await self._value()
+
+    async def _elements(self, state: str, keep: bool = True) -> None:
+        while True:
+            next_byte = await self._peek()
+            if state == "delimiter":
+                if next_byte not in (_COMMA, _CLOSE_ARRAY):
+                    raise _not_json(f"expected ',' or ']' at byte {self.buf.pos}")
+                self.buf.pos += 1
+                if next_byte == _CLOSE_ARRAY:
+                    return
+                state = "value"
+                continue
+            if state == "first" and next_byte == _CLOSE_ARRAY:
+                self.buf.pos += 1
+                return
+            value = await self._value()
+            if keep:
+                await self._take(value)
+            state = "delimiter"
+
+    async def _peek(self) -> int | None:
+        """The next byte that is not whitespace (consuming the whitespace); None at the end."""
+        buf = self.buf
+        while True:
+            match = _WHITESPACE.match(buf.data, buf.pos)
+            assert match is not None  # the pattern matches the empty string
+            buf.pos = match.end()
+            if buf.pos < len(buf.data):
+                return buf.data[buf.pos]
+            if not await buf.fill():
+                return None
+
+    async def _value(self) -> Any:
+        """Parse the JSON value at ``pos``. orjson parses a window of the text and stops
+        at the first byte after the value ("unexpected content"), which is where it ends;
+        running out of window or of text means the value goes on: widen, or read on."""
+        if await self._peek() is None:
+            raise _not_json("the text ends where a value should begin")
+        buf = self.buf
+        window = _WINDOW
+        while True:
+            rest = memoryview(buf.data)[buf.pos :]
+            view = rest[: _utf8_cut(rest[:window])] if window < len(rest) else rest
+            try:
+                orjson.loads(view)
+                end = len(view)  # a whole value, but a number may go on: read on
+            except orjson.JSONDecodeError as exc:
+                end = _byte_offset(view, exc.pos)
+                if 0 < end < len(view):
+                    value = _loads(view[:end])
+                    buf.pos += end
+                    return value
+                if end == 0:  # e.g. bytes that are not UTF-8: no extension helps
+                    raise _not_json(exc) from None
+            if len(view) < len(rest):
+                window *= 2
+            elif not await buf.fill():
+                value = _loads(view)  # the end of the text: a value, or the parser's error
+                buf.pos += len(view)
+                return value
+
+    async def _end(self) -> None:
+        if await self._peek() is not None:
+            raise _not_json(f"unexpected content after the document at byte {self.buf.pos}")
+
+    # --- records and the verdict
+
+    async def _begin_sessions(self, array: bool) -> None:
+        if self._added:
+            await self.sink.clear()
+            self._added = False
+        self.sessions = _Sessions(self.limits) if array else None
+        self.top["sessions"] = []
+
+    async def _take(self, value: Any) -> None:
+        assert self.sessions is not None
+        self.sessions.take(value)
+        if len(self.sessions.batch) >= BATCH_SIZE:
+            await self._flush()
+            await asyncio.sleep(0)  # a sync source never yields to the loop otherwise
+
+    async def _flush(self) -> None:
+        assert self.sessions is not None
+        if self.sessions.batch:
+            await self.sink.add(self.sessions.batch)
+            self._added = True
+            self.sessions.batch = []
+
+    async def _verdict(self) -> None:
+        """Raise ImportRejected as parse_export would: the schema problems in pydantic's
+        order (top-level fields, sessions, extra members), else the record problems."""
+        try:
+            ExportDocument.model_validate(self.top)
+            errors = []
+        except ValidationError as exc:
+            errors = [Problem(_pointer(e["loc"]), e["msg"]) for e in exc.errors()]
+        fields = [p for p in errors if _member_of(p) in _TOP_FIELDS]
+        sessions = [p for p in errors if _member_of(p) == "sessions"]
+        extra = [p for p in errors if _member_of(p) not in (*_TOP_FIELDS, "sessions")]
+        if self.sessions is not None:
+            sessions += self.sessions.schema
+        schema = fields + sessions + extra
+        if schema:
+            raise ImportRejected(schema)
+        assert self.sessions is not None  # else the schema check failed
+        if self.sessions.problems:
+            raise ImportRejected(self.sessions.problems)
+        await self._flush()
+
+
+async def read_export(chunks: Chunks, sink: RecordSink, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Validate the export document whose text is the concatenation of ``chunks``,
+    handing its records to ``sink`` in batches; raise :class:`ImportRejected` with every
+    problem (IMPORT-1) once the text has been read. Until this returns, the sink holds
+    records of a document that may still be rejected: apply them only afterwards."""
+    source = _pieces(chunks)
+    try:
+        await _Reader(source, sink, limits).read()
+    finally:
+        await source.aclose()
+
+
+class _ListSink:
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    async def add(self, records: list[Record]) -> None:
+        self.records += records
+
+    async def clear(self) -> None:
+        self.records = []
+
+
+async def collect_records(chunks: Chunks, limits: Limits = DEFAULT_LIMITS) -> list[Record]:
+    """Every record of the document, validated (:func:`read_export`), in a list."""
+    sink = _ListSink()
+    await read_export(chunks, sink, limits)
+    return sink.records
+
+
+def text_chunks(text: str | bytes) -> list[bytes]:
+    """A whole JSON text as chunks (a str is encoded as export._load_json does)."""
+    return [text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text]
+
+
+async def document_records(doc: Any, limits: Limits = DEFAULT_LIMITS) -> list[Record]:
+    """The records of what ``import_`` takes: JSON text through the reader (one path for
+    text), an ExportDocument or a mapping through :func:`parse_export`."""
+    if isinstance(doc, (str, bytes)):
+        return await collect_records(text_chunks(doc), limits)
+    return parse_export(doc, limits)
