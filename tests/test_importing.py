@@ -18,7 +18,14 @@ from test_spec_schema import EXPORT_VECTORS, IMPORT_VECTORS, documents, mutated
 
 from sessionstore import ImportRejected, open_store
 from sessionstore.export import SessionRecord, format_ms, parse_export
-from sessionstore.importing import _model_fields, _Reader, collect_records, plain_fields
+from sessionstore.importing import (
+    _model_fields,
+    _plain_ms,
+    _Reader,
+    collect_records,
+    plain_fields,
+    timestamp_ms,
+)
 from sessionstore.semantics import EPOCH, Record, from_ms
 
 AGREEMENT = settings(
@@ -213,3 +220,38 @@ def test_format_ms_is_the_strftime_format(ms: int) -> None:
     assert parse_export({**header(), "sessions": [record(1, created_at=text, updated_at=text)]})[
         0
     ] == Record("s1", b'{"n":1,"s":"\xc3\xbc\xf0\x9f\x98\x80"}', 1, ms, ms, None, None)
+
+
+@settings(max_examples=2000)
+@given(
+    st.integers(-62135596800000, 253402300799999)
+    | st.sampled_from([-62135596800000, 253402300799999, 0, -1, 951782400000])  # 2000-02-29
+)
+def test_timestamp_ms_reads_back_what_format_ms_writes(ms: int) -> None:
+    assert timestamp_ms(format_ms(ms)) == ms
+    assert timestamp_ms(format_ms(ms)) == ms  # twice: the second time from the minute cache
+
+
+@pytest.mark.parametrize("text", ["2026-02-29T00:00:00.000Z", "2023-04-31T12:00:00.000Z"])
+def test_timestamp_ms_refuses_days_that_do_not_exist(text: str) -> None:
+    assert timestamp_ms(text) is None
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ":60.000Z",
+        ":5a.000Z",
+        ":00.0000Z",
+        ":00.000z",
+        ":00.000Z ",
+        ":0.000Z",
+        "",
+        ":00,000Z",
+        ":\u0660\u0660.000Z",  # Arabic-Indic digits
+    ],
+)
+def test_a_cached_minute_still_checks_the_seconds(tail: str) -> None:
+    assert _plain_ms("2030-01-01T00:00:00.000Z") == 1893456000000  # caches the minute
+    assert _plain_ms("2030-01-01T00:00:59.999Z") == 1893456059999
+    assert _plain_ms("2030-01-01T00:00" + tail) is None

@@ -75,31 +75,39 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # SessionRecord.id's pattern
 _MAX_OWNER = 256  # SessionRecord.owner's max_length
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DAY_MS = 86_400_000
-_day_ms: dict[str, int] = {}
+_minute_ms: dict[str, int] = {}
 
 
 def timestamp_ms(text: str) -> int | None:
     """Epoch ms of a string matching TIMESTAMP_PATTERN; None for a day that does not exist
-    (e.g. February 30). Days are cached: an export's timestamps share few of them."""
-    day = _day_ms.get(text[:10])
-    if day is None:
+    (e.g. February 30). Minutes are cached: an export's timestamps share few of them, and
+    what is left is one int() of the seconds and milliseconds ("SS" + "mmm")."""
+    minute = _minute_ms.get(text[:16])
+    if minute is None:
         try:
-            day = (date.fromisoformat(text[:10]).toordinal() - _EPOCH_ORDINAL) * _DAY_MS
+            day = date.fromisoformat(text[:10]).toordinal() - _EPOCH_ORDINAL
         except ValueError:
             return None
-        if len(_day_ms) < 65536:
-            _day_ms[text[:10]] = day
-    return (
-        day
-        + int(text[11:13]) * 3_600_000
-        + int(text[14:16]) * 60_000
-        + int(text[17:19]) * 1000
-        + int(text[20:23])
-    )
+        minute = day * _DAY_MS + int(text[11:13]) * 3_600_000 + int(text[14:16]) * 60_000
+        if len(_minute_ms) >= 65536:
+            _minute_ms.clear()
+        _minute_ms[text[:16]] = minute
+    return minute + int(text[17:19] + text[20:23])
+
+
+#: The part of TIMESTAMP_PATTERN after the minute: ":SS.mmmZ".
+_SECONDS = re.compile(r":[0-5][0-9]\.[0-9]{3}Z")
 
 
 def _plain_ms(value: Any) -> int | None:
-    if type(value) is not str or TIMESTAMP_PATTERN.fullmatch(value) is None:
+    """Epoch ms of a valid timestamp, else None. A minute already cached was the prefix of
+    a text that matched TIMESTAMP_PATTERN, so only the seconds are left to check."""
+    if type(value) is not str:
+        return None
+    minute = _minute_ms.get(value[:16])
+    if minute is not None and _SECONDS.fullmatch(value, 16) is not None:
+        return minute + int(value[17:19] + value[20:23])
+    if TIMESTAMP_PATTERN.fullmatch(value) is None:
         return None
     return timestamp_ms(value)
 
@@ -122,7 +130,9 @@ def plain_fields(value: Any) -> Fields | None:
         or (owner is not None and (type(owner) is not str or not 1 <= len(owner) <= _MAX_OWNER))
     ):
         return None
-    created, updated = _plain_ms(value["created_at"]), _plain_ms(value["updated_at"])
+    created_at, updated_at = value["created_at"], value["updated_at"]
+    created = _plain_ms(created_at)
+    updated = created if updated_at == created_at else _plain_ms(updated_at)
     expires_at = value["expires_at"]
     expires = None if expires_at is None else _plain_ms(expires_at)
     if created is None or updated is None or (expires is None and expires_at is not None):
@@ -153,8 +163,23 @@ class _Sessions:
         index = self.count
         self.count += 1
         fields = plain_fields(value) or self._judged(index, value)
-        if fields is not None:
-            self._check(index, fields)
+        if fields is None:
+            return
+        sid, data, version, created, updated, expires, owner = fields
+        if sid in self.seen:
+            self.problems.append(Problem(f"/sessions/{index}/id", f"duplicate id {sid!r}"))
+        self.seen.add(sid)
+        if len(sid) > self.limits.max_id_length:
+            self.problems.append(
+                Problem(f"/sessions/{index}/id", "id is longer than this store allows")
+            )
+        try:
+            encoded = encode_parsed(data, self.limits)
+        except InvalidSession as exc:
+            self.problems.append(Problem(f"/sessions/{index}/data", str(exc)))
+            return
+        if not (self.schema or self.problems):  # else the import is rejected: keep nothing
+            self.batch.append(Record(sid, encoded, version, created, updated, expires, owner))
 
     def _judged(self, index: int, value: Any) -> Fields | None:
         try:
@@ -163,22 +188,6 @@ class _Sessions:
             where = f"/sessions/{index}"
             self.schema += [Problem(where + _pointer(e["loc"]), e["msg"]) for e in exc.errors()]
             return None
-
-    def _check(self, index: int, fields: Fields) -> None:
-        sid, data, version, created, updated, expires, owner = fields
-        where = f"/sessions/{index}"
-        if sid in self.seen:
-            self.problems.append(Problem(f"{where}/id", f"duplicate id {sid!r}"))
-        self.seen.add(sid)
-        if len(sid) > self.limits.max_id_length:
-            self.problems.append(Problem(f"{where}/id", "id is longer than this store allows"))
-        try:
-            encoded = encode_parsed(data, self.limits)
-        except InvalidSession as exc:
-            self.problems.append(Problem(f"{where}/data", str(exc)))
-            return
-        if not (self.schema or self.problems):  # else the import is rejected: keep nothing
-            self.batch.append(Record(sid, encoded, version, created, updated, expires, owner))
 
 
 # --- bytes in -----------------------------------------------------------------------------
@@ -341,26 +350,56 @@ class _Reader:
         await self._begin_sessions(array=True)
         limit = 16 * self.limits.max_data_bytes + 65536
         state = "first"
+        buf = self.buf
         while True:
-            length = await self.buf.line(limit)
-            line = self.buf.data[self.buf.pos : self.buf.pos + max(length, 0)].strip(b" \t\r")
-            if length < 0 or not line:
-                return state
-            if line == b"]}" and state != "value":
-                self.buf.pos += length + 1
-                await self._end()
-                return None
-            comma = line.endswith(b",")
-            body = line[:-1].rstrip(b" \t\r") if comma else line
-            if state == "delimiter" or body[:1] != b"{" or body[-1:] != b"}":
-                return state
-            try:
-                value = _loads(body)
-            except ImportRejected:  # maybe not one record (two on a line): the scanner decides
-                return state
-            self.buf.pos += length + 1
-            await self._take(value)
-            state = "value" if comma else "delimiter"
+            # Every whole line buffered is read in one synchronous pass (no coroutine per
+            # record); the loop only awaits to refill, or to hand a full batch over.
+            end = buf.data.rfind(b"\n", buf.pos)
+            if end < 0 and buf.eof:
+                end = len(buf.data)  # the last line has no newline after it
+            if end < buf.pos:
+                if len(buf.data) - buf.pos > limit:
+                    return state  # a line too long to be a record: the scanner decides
+                if not await buf.fill() and buf.pos >= len(buf.data):
+                    return state
+                continue
+            lines = buf.data[buf.pos : end]
+            # A number never spans lines, so when no 19-digit run is in all these lines,
+            # none is in any of them: one scan here instead of one per record.
+            exact = has_long_number(lines)
+            for line in lines.split(b"\n"):
+                after = self._line(line, state, exact)
+                if after is None:
+                    return state
+                buf.pos += len(line) + 1
+                state = after
+                if state == "end":
+                    buf.pos = min(buf.pos, len(buf.data))
+                    await self._end()
+                    return None
+            buf.pos = min(buf.pos, len(buf.data))
+            await self._flush_full()
+
+    def _line(self, line: bytes, state: str, exact: bool) -> str | None:
+        """One line of the canonical layout: the state after it ("end" after the closing
+        ``]}``), or None when it is not in that layout (the scanner takes over there).
+        ``exact``: the line may hold an integer orjson cannot read exactly (_loads)."""
+        line = line.strip(b" \t\r")
+        if not line:
+            return None
+        if line == b"]}" and state != "value":
+            return "end"
+        comma = line.endswith(b",")
+        body = line[:-1].rstrip(b" \t\r") if comma else line
+        if state == "delimiter" or body[:1] != b"{" or body[-1:] != b"}":
+            return None
+        try:
+            value = _loads(body) if exact else orjson.loads(body)
+        except (ImportRejected, orjson.JSONDecodeError):  # maybe not one record (two on a
+            return None  # line, say): the scanner decides
+        assert self.sessions is not None
+        self.sessions.take(value)
+        return "value" if comma else "delimiter"
 
     # --- the values reader: any layout
 
@@ -490,6 +529,10 @@ class _Reader:
     async def _take(self, value: Any) -> None:
         assert self.sessions is not None
         self.sessions.take(value)
+        await self._flush_full()
+
+    async def _flush_full(self) -> None:
+        assert self.sessions is not None
         if len(self.sessions.batch) >= BATCH_SIZE:
             await self._flush()
             await asyncio.sleep(0)  # a sync source never yields to the loop otherwise
