@@ -128,10 +128,12 @@ class _Staging:
         self._count = 0  # records added: the next one's index in the document
 
     def create(self, db: sqlite3.Cursor, now: int) -> None:
+        # Keyed by the document index, so rows are appended: keyed by id (the reader has
+        # already refused duplicate ids), 200,000 rows took twice as long per row as 100,000.
         db.execute(
-            f"CREATE TABLE {self._name} (idx INTEGER NOT NULL, id TEXT PRIMARY KEY NOT NULL, "
+            f"CREATE TABLE {self._name} (idx INTEGER PRIMARY KEY, id TEXT NOT NULL, "
             "data BLOB NOT NULL, version INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
-            "updated_ms INTEGER NOT NULL, expires_ms INTEGER, owner TEXT) WITHOUT ROWID"
+            "updated_ms INTEGER NOT NULL, expires_ms INTEGER, owner TEXT)"
         )
 
     def drop(self, db: sqlite3.Cursor, now: int) -> None:
