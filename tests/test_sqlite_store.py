@@ -580,6 +580,78 @@ async def test_lock_timeout_raises_store_unavailable_and_changes_nothing(
         assert updated.data == {"n": 1} and updated.version == 2
 
 
+def export_text(count: int, prefix: str = "i") -> bytes:
+    """An export document (the canonical layout) of ``count`` never-expiring sessions."""
+    stamp = '"2030-01-01T00:00:00.000Z"'
+    records = ",\n".join(
+        f'{{"id":"{prefix}{n}","data":{{"n":{n}}},"version":1,"created_at":{stamp},'
+        f'"updated_at":{stamp},"expires_at":null,"owner":null}}'
+        for n in range(count)
+    )
+    header = '{"format":"sessionstore-export","format_version":1,"exported_at":'
+    return f'{header}{stamp},"sessions":[\n{records}\n]}}'.encode()
+
+
+def temp_tables(store: object) -> list[str]:
+    rows = connection(store).execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")
+    return [name for (name,) in rows]
+
+
+async def test_import_waits_for_another_process_lock_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lock.db"
+    async with open_store(url_of(path)) as store:
+        text = export_text(3000)
+        proc = await hold_write_lock(path, 1.0)
+        try:
+            pieces = [text[i : i + 4096] for i in range(0, len(text), 4096)]
+            result, took, gaps = await measure_loop(lambda: store.import_chunks(pieces))
+        finally:
+            if proc.returncode is None:
+                await proc.wait()
+        assert not isinstance(result, Exception), repr(result)
+        assert result.imported == 3000 and await store.count() == 3000
+        assert took >= 0.7, took  # it waited for the lock to apply
+        assert max(gaps) < 0.05, f"the event loop stalled for {max(gaps) * 1000:.1f} ms"
+        assert temp_tables(store) == []  # the staging table is gone
+
+
+async def test_import_past_lock_timeout_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "lock.db"
+    async with open_store(url_of(path, "lock_timeout=0.3")) as store:
+        kept = await store.create({"n": 0}, id="kept")
+        proc = await hold_write_lock(path, 2.0)
+        try:
+            with pytest.raises(StoreUnavailable, match="locked"):
+                await store.import_(export_text(500))
+        finally:
+            if proc.returncode is None:
+                await proc.wait()
+        assert await store.count() == 1 and await store.get("kept") == kept
+        assert temp_tables(store) == []
+        assert (await store.import_(export_text(500))).imported == 500  # and it recovers
+
+
+async def test_close_during_an_import_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "close.db"
+    store = await SQLiteStore(path).open()
+    await store.create({"n": 0}, id="kept")
+    text = export_text(5000)
+
+    async def pieces() -> Any:
+        for i in range(0, len(text), 8192):
+            if i == 8192 * 40:
+                await store.close()  # another task closes the store mid-import
+            yield text[i : i + 8192]
+
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await store.import_chunks(pieces())
+    async with open_store(url_of(path)) as reopened:
+        assert await reopened.count() == 1
+        assert (await reopened.get("kept")) is not None
+
+
 # --- 7. Two connections in one process ------------------------------------------------------
 
 
