@@ -606,7 +606,9 @@ async def test_import_waits_for_another_process_lock_without_blocking_the_loop(
         proc = await hold_write_lock(path, 1.0)
         try:
             pieces = [text[i : i + 4096] for i in range(0, len(text), 4096)]
-            result, took, gaps = await measure_loop(lambda: store.import_chunks(pieces))
+            result, took, gaps = await measure_loop(
+                lambda: sqlite_store(store).import_chunks(pieces)
+            )
         finally:
             if proc.returncode is None:
                 await proc.wait()
