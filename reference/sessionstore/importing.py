@@ -391,7 +391,7 @@ class _Reader:
             return "end"
         comma = line.endswith(b",")
         body = line[:-1].rstrip(b" \t\r") if comma else line
-        if state == "delimiter" or body[:1] != b"{" or body[-1:] != b"}":
+        if state == "delimiter" or not (body.startswith(b"{") and body.endswith(b"}")):
             return None
         try:
             value = _loads(body) if exact else orjson.loads(body)

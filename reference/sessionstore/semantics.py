@@ -194,7 +194,7 @@ def encode_checked(data: object, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes
         raise SessionTooLarge(
             f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
         )
-    return _exact(encoded), copy
+    return memoryview(encoded).tobytes(), copy  # exact size: see encode_parsed
 
 
 def encode_parsed(data: JSONObject, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -211,13 +211,9 @@ def encode_parsed(data: JSONObject, limits: Limits = DEFAULT_LIMITS) -> bytes:
         raise SessionTooLarge(
             f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
         )
-    return _exact(encoded)
-
-
-def _exact(encoded: bytes) -> bytes:
-    """A copy that holds its length and no more. orjson hands out its output buffer as
-    it is (8 KB for 800 bytes of JSON, measured with tracemalloc): a store that keeps it,
-    as the memory store does, held five times the memory its sessions need."""
+    # An exact-size copy: orjson hands out its output buffer as it is (8 KB for 800 bytes
+    # of JSON, measured with tracemalloc), and a store that keeps it, as the memory store
+    # does, held five times the memory its sessions need.
     return memoryview(encoded).tobytes()
 
 
