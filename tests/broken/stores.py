@@ -258,6 +258,26 @@ class NanAsNull(MemoryStore):
         return await super().create(_nan_to_null(data), ttl=ttl, id=id, owner=owner)
 
 
+class LeaksDriverErrors(MemoryStore):
+    """Its backend can go away, and then the driver's own error reaches the caller
+    (ConnectionRefusedError) instead of StoreUnavailable."""
+
+    down = False
+
+    async def disconnect_for_testing(self) -> None:
+        self.down = True
+
+    async def get(self, id: str, *, owner: str | None = None) -> Session | None:
+        if self.down:
+            raise ConnectionRefusedError("backend unreachable")
+        return await super().get(id, owner=owner)
+
+    async def create(self, data: JSONObject | None = None, **options: Any) -> Session:
+        if self.down:
+            raise ConnectionRefusedError("backend unreachable")
+        return await super().create(data, **options)
+
+
 # --- the gallery ---------------------------------------------------------------------------
 
 StoreFactory = Callable[..., MemoryStore]
@@ -308,4 +328,5 @@ GALLERY: list[Mutant] = [
     Mutant(ListSkipsAfterCursor, ("LIST-2",)),
     Mutant(TtlFloorSeconds, ("TTL-1", "TTL-2")),
     Mutant(NanAsNull, ("VAL-3",)),
+    Mutant(LeaksDriverErrors, ("ERR-4",)),
 ]

@@ -176,6 +176,14 @@ class _Staging:
         return report
 
 
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Undo an open transaction, if the connection still works (ERR-2); a connection
+    that is gone (ERR-4) has nothing left to undo, and its own error is the one to tell."""
+    with contextlib.suppress(sqlite3.ProgrammingError):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
 class _Busy(Exception):
     """Another connection holds the lock; the caller waits without blocking the loop."""
 
@@ -352,6 +360,8 @@ class SQLiteStore(ClosesOnExit):
             why = "the database is read-only"
         elif "full" in text:
             why = "the disk (or the database's page limit) is full"
+        elif "closed database" in text:
+            why = "the connection to the database is gone"
         else:
             why = text
         return StoreUnavailable(f"SQLite store {self.path}: {why} ({type(exc).__name__}: {text})")
@@ -393,14 +403,12 @@ class SQLiteStore(ClosesOnExit):
                 db.execute("COMMIT")
                 return result
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _roll_back(conn)
                 if _is_busy(exc):
                     raise _Busy from exc
                 raise self._translate(exc) from exc
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
 
     def _write(self, work: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]:
@@ -776,6 +784,13 @@ class SQLiteStore(ClosesOnExit):
         }
 
     # --- fault injection for the conformance kit (check ERR-3) ------------------------------
+
+    async def disconnect_for_testing(self) -> None:
+        """Lose the connection under the store, as when its file system goes away: every
+        call after this must raise StoreUnavailable, not sqlite3's own error (ERR-4)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()  # the store keeps its handle: it finds out on use
 
     async def corrupt_for_testing(self, id: str) -> None:
         """Overwrite a session's stored bytes with something that is not JSON."""
