@@ -194,7 +194,7 @@ def encode_checked(data: object, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes
         raise SessionTooLarge(
             f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
         )
-    return memoryview(encoded).tobytes(), copy  # exact size: see encode_parsed
+    return encoded, copy  # a store that keeps the bytes keeps kept(encoded)
 
 
 def encode_parsed(data: JSONObject, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -211,9 +211,15 @@ def encode_parsed(data: JSONObject, limits: Limits = DEFAULT_LIMITS) -> bytes:
         raise SessionTooLarge(
             f"session data is {len(encoded)} bytes encoded; the limit is {limits.max_data_bytes}"
         )
-    # An exact-size copy: orjson hands out its output buffer as it is (8 KB for 800 bytes
-    # of JSON, measured with tracemalloc), and a store that keeps it, as the memory store
-    # does, held five times the memory its sessions need.
+    return kept(encoded)  # imported records are kept, by the memory store
+
+
+def kept(encoded: bytes) -> bytes:
+    """Encoded data as a store should keep it: an exact-size copy. orjson hands out its
+    output buffer as it is (8 KB for 800 bytes of JSON, measured with tracemalloc), and a
+    store that kept that, as the memory store did, held five times the memory its
+    sessions need. A store that only passes the bytes on (SQLite copies them into its
+    pages) saves the copy."""
     return memoryview(encoded).tobytes()
 
 

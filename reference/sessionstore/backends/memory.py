@@ -42,6 +42,7 @@ from ..semantics import (
     decode_data,
     encode_checked,
     from_ms,
+    kept,
     new_id,
     now_ms_function,
     ttl_to_ms,
@@ -135,6 +136,7 @@ class MemoryStore(ClosesOnExit):
         owner: str | None = None,
     ) -> Session:
         encoded, copy = encode_checked({} if data is None else data, self.limits)
+        encoded = kept(encoded)
         session_id = new_id() if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -168,6 +170,7 @@ class MemoryStore(ClosesOnExit):
     ) -> Session:
         check_id(id, self.limits)
         encoded, copy = encode_checked(data, self.limits)
+        encoded = kept(encoded)
         check_version(expected_version)
         check_owner(owner, self.limits)
         if ttl is not None:
@@ -192,6 +195,7 @@ class MemoryStore(ClosesOnExit):
             now = self._now()
             current = self._require(id, now, owner)
             encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
+            encoded = kept(encoded)
             record = self._written(current, encoded, now, ttl)
         return record.to_session(copy)
 
