@@ -69,19 +69,21 @@ class RecordSink(Protocol):
 #: A record's fields once schema-valid: id, data, version, created, updated, expires, owner.
 Fields = tuple[str, JSONObject, int, int, int, Union[int, None], Union[str, None]]  # noqa: UP007
 
-_REQUIRED = frozenset(("id", "data", "version", "created_at", "updated_at", "expires_at"))
-_ALL_KEYS = _REQUIRED | {"owner"}
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # SessionRecord.id's pattern
 _MAX_OWNER = 256  # SessionRecord.owner's max_length
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DAY_MS = 86_400_000
-_minute_ms: dict[str, int] = {}
+# A timestamp is "YYYY-MM-DDTHH:MM" then ":SS.mmmZ", and TIMESTAMP_PATTERN checks the two
+# parts independently: a text whose minute and tail were both parts of texts that matched
+# is valid. So each is cached once seen, and a timestamp costs two dictionary look-ups.
+# Minutes are few in an export (bounded here all the same), tails at most 60,000.
+_minute_ms: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch ms of that minute
+_tail_ms: dict[str, int] = {}  # ":SS.mmmZ" -> SS * 1000 + mmm
 
 
 def timestamp_ms(text: str) -> int | None:
     """Epoch ms of a string matching TIMESTAMP_PATTERN; None for a day that does not exist
-    (e.g. February 30). Minutes are cached: an export's timestamps share few of them, and
-    what is left is one int() of the seconds and milliseconds ("SS" + "mmm")."""
+    (e.g. February 30)."""
     minute = _minute_ms.get(text[:16])
     if minute is None:
         try:
@@ -92,33 +94,46 @@ def timestamp_ms(text: str) -> int | None:
         if len(_minute_ms) >= 65536:
             _minute_ms.clear()
         _minute_ms[text[:16]] = minute
-    return minute + int(text[17:19] + text[20:23])
-
-
-#: The part of TIMESTAMP_PATTERN after the minute: ":SS.mmmZ".
-_SECONDS = re.compile(r":[0-5][0-9]\.[0-9]{3}Z")
+    tail = _tail_ms[text[16:]] = int(text[17:19] + text[20:23])
+    return minute + tail
 
 
 def _plain_ms(value: Any) -> int | None:
-    """Epoch ms of a valid timestamp, else None. A minute already cached was the prefix of
-    a text that matched TIMESTAMP_PATTERN, so only the seconds are left to check."""
+    """Epoch ms of a valid timestamp, else None."""
     if type(value) is not str:
         return None
     minute = _minute_ms.get(value[:16])
-    if minute is not None and _SECONDS.fullmatch(value, 16) is not None:
-        return minute + int(value[17:19] + value[20:23])
+    if minute is not None:
+        tail = _tail_ms.get(value[16:])
+        if tail is not None:
+            return minute + tail
     if TIMESTAMP_PATTERN.fullmatch(value) is None:
         return None
     return timestamp_ms(value)
+
+
+def forget_timestamps() -> None:
+    """Drop the caches (an import calls this when it ends: up to a few MB)."""
+    _minute_ms.clear()
+    _tail_ms.clear()
 
 
 def plain_fields(value: Any) -> Fields | None:
     """The fields of a record that is plainly valid against SessionRecord, or None for
     anything else — which pydantic then judges, for its exact messages. Accepting here
     implies pydantic accepts with the same values (tests/test_importing.py)."""
-    if type(value) is not dict or not (value.keys() == _ALL_KEYS or value.keys() == _REQUIRED):
+    if type(value) is not dict or len(value) != 6 + ("owner" in value):
         return None
-    sid, data, version, owner = value["id"], value["data"], value["version"], value.get("owner")
+    try:  # the six required keys; with the count above, no key is missing or extra
+        sid, data, version = value["id"], value["data"], value["version"]
+        created_at, updated_at, expires_at = (
+            value["created_at"],
+            value["updated_at"],
+            value["expires_at"],
+        )
+    except KeyError:
+        return None
+    owner = value.get("owner")
     if type(version) is float and version.is_integer():
         version = int(version)  # JSON Schema's integer includes 1.0 (export._integral)
     if (
@@ -130,10 +145,8 @@ def plain_fields(value: Any) -> Fields | None:
         or (owner is not None and (type(owner) is not str or not 1 <= len(owner) <= _MAX_OWNER))
     ):
         return None
-    created_at, updated_at = value["created_at"], value["updated_at"]
     created = _plain_ms(created_at)
     updated = created if updated_at == created_at else _plain_ms(updated_at)
-    expires_at = value["expires_at"]
     expires = None if expires_at is None else _plain_ms(expires_at)
     if created is None or updated is None or (expires is None and expires_at is not None):
         return None
@@ -576,6 +589,7 @@ async def read_export(chunks: Chunks, sink: RecordSink, limits: Limits = DEFAULT
         await _Reader(source, sink, limits).read()
     finally:
         await source.aclose()
+        forget_timestamps()
 
 
 class _ListSink:
