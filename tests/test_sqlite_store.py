@@ -153,6 +153,8 @@ async def test_namespaces_keep_applications_apart_in_one_file(tmp_path: Path) ->
         ("journal=delete", "unknown store URL option"),
         ("synchronous=off", "synchronous"),
         ("lock_timeout=soon", "lock_timeout"),
+        ("cache_mb=lots", "cache_mb"),
+        ("mmap_mb=-1", "mmap_mb"),
     ],
 )
 async def test_bad_url_options_are_refused(tmp_path: Path, query: str, needle: str) -> None:
@@ -183,6 +185,19 @@ async def test_synchronous_and_journal_mode(tmp_path: Path) -> None:
         assert "synchronous=full" in sqlite_store(store).url
     with raw(tmp_path / "f.db") as conn:  # WAL is persistent in the file
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_page_cache_and_mmap_sizes(tmp_path: Path) -> None:
+    async with open_store(url_of(tmp_path / "d.db")) as store:
+        conn = connection(store)
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024  # KiB
+        assert conn.execute("PRAGMA mmap_size").fetchone()[0] == 256 * 1024 * 1024
+        assert "cache_mb" not in sqlite_store(store).url
+    async with open_store(url_of(tmp_path / "s.db", "cache_mb=8&mmap_mb=0")) as store:
+        conn = connection(store)
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -8 * 1024
+        assert conn.execute("PRAGMA mmap_size").fetchone()[0] == 0
+        assert sqlite_store(store).url.endswith("&cache_mb=8&mmap_mb=0")  # reopens alike
 
 
 # --- 2. Schema, versions, files that are not ours ------------------------------------------

@@ -44,7 +44,7 @@ def _open_memory(config: StoreConfig, clock: Clock | None) -> SessionStore:
 
 
 def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionStore]:
-    from .backends.sqlite import SQLiteStore
+    from .backends.sqlite import DEFAULT_CACHE_MB, DEFAULT_MMAP_MB, SQLiteStore
 
     options = url_options(
         config, {"namespace", "synchronous", "lock_timeout", "cache_mb", "mmap_mb"}
@@ -63,7 +63,8 @@ def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionS
     except ValueError:
         raise InvalidSession("lock_timeout must be a number of seconds") from None
     try:
-        cache_mb, mmap_mb = int(options.get("cache_mb", 64)), int(options.get("mmap_mb", 256))
+        cache_mb = int(options.get("cache_mb", DEFAULT_CACHE_MB))
+        mmap_mb = int(options.get("mmap_mb", DEFAULT_MMAP_MB))
     except ValueError:
         raise InvalidSession("cache_mb and mmap_mb must be whole numbers of MiB") from None
     store = SQLiteStore(

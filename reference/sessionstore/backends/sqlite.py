@@ -85,6 +85,8 @@ PURGE_BATCH = 1000
 #: Lower case (SQLite table names ignore case) and no "__" (index names use it).
 NAMESPACE_PATTERN = re.compile(r"[a-z](?:_?[a-z0-9])*")
 SYNCHRONOUS_LEVELS = ("normal", "full")
+#: SQLite's page cache per connection, and how much of the file is read through mmap (MiB).
+DEFAULT_CACHE_MB, DEFAULT_MMAP_MB = 64, 256
 _COLUMNS = "id, data, version, created_ms, updated_ms, expires_ms, owner"
 _LIVE = "(expires_ms IS NULL OR expires_ms > ?)"
 #: One list of statements per schema version; opening a file applies what it lacks.
@@ -203,8 +205,8 @@ class SQLiteStore(ClosesOnExit):
         limits: Limits = DEFAULT_LIMITS,
         synchronous: str = "normal",
         lock_timeout: float = 30.0,
-        cache_mb: int = 64,
-        mmap_mb: int = 256,
+        cache_mb: int = DEFAULT_CACHE_MB,
+        mmap_mb: int = DEFAULT_MMAP_MB,
     ) -> None:
         if (
             not NAMESPACE_PATTERN.fullmatch(namespace)
@@ -232,8 +234,8 @@ class SQLiteStore(ClosesOnExit):
         self.url = f"sqlite:///{quote(str(self.path))}?namespace={namespace}"
         for option, value, default in (
             ("synchronous", self.synchronous, "normal"),
-            ("cache_mb", cache_mb, 64),
-            ("mmap_mb", mmap_mb, 256),
+            ("cache_mb", cache_mb, DEFAULT_CACHE_MB),
+            ("mmap_mb", mmap_mb, DEFAULT_MMAP_MB),
         ):
             if value != default:
                 self.url += f"&{option}={value}"
