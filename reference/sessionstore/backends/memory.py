@@ -324,7 +324,7 @@ class MemoryStore(ClosesOnExit):
         with self._lock:
             self._open_check()
             now = self._now()
-            clashes = {r.id for r in records if self._live(r.id, now) is not None}
+            clashes = {r.id for r in records if self._live(r.id, now)} if self._records else set()
             writes, report = plan_import(records, now, clashes, on_conflict)
             self._put_many(writes)
         return report
