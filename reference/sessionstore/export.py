@@ -187,6 +187,8 @@ def plan_import(
     of ``records`` that are live in the store now. Raises ImportRejected for a clash
     under ``on_conflict="error"``, before anything is written."""
     fresh = [r for r in records if r.is_live(now_ms)]
+    if not clashes:  # an import into an empty store, say: everything live is written
+        return fresh, import_report(len(records), len(records) - len(fresh), [], on_conflict)
     clashing = [(i, r.id) for i, r in enumerate(records) if r.id in clashes and r.is_live(now_ms)]
     report = import_report(len(records), len(records) - len(fresh), clashing, on_conflict)
     writes = [r for r in fresh if r.id not in clashes or on_conflict == "replace"]

@@ -106,7 +106,7 @@ class MemoryStore(ClosesOnExit):
     def _put_many(self, records: list[Record]) -> None:
         """_put for many records at once: sortedcontainers rebuilds its lists in one pass
         for a large update, 4x faster than as many inserts."""
-        for record in records:
+        for record in records if self._records else ():  # expiry entries of replaced rows
             old = self._records.get(record.id)
             if old is not None and old.expires_ms is not None:
                 self._expiry.discard((old.expires_ms, old.id))
