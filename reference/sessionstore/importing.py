@@ -45,6 +45,7 @@ from .export import (
     parse_export,
 )
 from .semantics import MAX_SAFE_INTEGER, Record, encode_parsed, to_ms
+from .times import DAY_MS, EPOCH_ORDINAL
 from .values import DEFAULT_LIMITS, JSONObject, Limits
 
 #: What ``import_chunks`` takes: pieces of one JSON text, from a sync or async source.
@@ -71,8 +72,6 @@ Fields = tuple[str, JSONObject, int, int, int, Union[int, None], Union[str, None
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # SessionRecord.id's pattern
 _MAX_OWNER = 256  # SessionRecord.owner's max_length
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_DAY_MS = 86_400_000
 # A timestamp is "YYYY-MM-DDTHH:MM" then ":SS.mmmZ", and TIMESTAMP_PATTERN checks the two
 # parts independently: a text whose minute and tail were both parts of texts that matched
 # is valid. So each is cached once seen, and a timestamp costs two dictionary look-ups.
@@ -87,10 +86,10 @@ def timestamp_ms(text: str) -> int | None:
     minute = _minute_ms.get(text[:16])
     if minute is None:
         try:
-            day = date.fromisoformat(text[:10]).toordinal() - _EPOCH_ORDINAL
+            day = date.fromisoformat(text[:10]).toordinal() - EPOCH_ORDINAL
         except ValueError:
             return None
-        minute = day * _DAY_MS + int(text[11:13]) * 3_600_000 + int(text[14:16]) * 60_000
+        minute = day * DAY_MS + int(text[11:13]) * 3_600_000 + int(text[14:16]) * 60_000
         if len(_minute_ms) >= 65536:
             _minute_ms.clear()
         _minute_ms[text[:16]] = minute
