@@ -95,6 +95,11 @@ class MemoryStore(ClosesOnExit):
             return None
         return record
 
+    def _encode(self, data: object) -> tuple[bytes, JSONObject]:
+        """encode_checked, keeping an exact-size copy of the bytes: this store holds them."""
+        encoded, copy = encode_checked(data, self.limits)
+        return kept(encoded), copy
+
     def _put(self, record: Record) -> None:
         old: Record | None = self._records.get(record.id)
         if old is not None and old.expires_ms is not None:
@@ -135,8 +140,7 @@ class MemoryStore(ClosesOnExit):
         id: str | None = None,
         owner: str | None = None,
     ) -> Session:
-        encoded, copy = encode_checked({} if data is None else data, self.limits)
-        encoded = kept(encoded)
+        encoded, copy = self._encode({} if data is None else data)
         session_id = new_id() if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -169,8 +173,7 @@ class MemoryStore(ClosesOnExit):
         owner: str | None = None,
     ) -> Session:
         check_id(id, self.limits)
-        encoded, copy = encode_checked(data, self.limits)
-        encoded = kept(encoded)
+        encoded, copy = self._encode(data)
         check_version(expected_version)
         check_owner(owner, self.limits)
         if ttl is not None:
@@ -194,8 +197,7 @@ class MemoryStore(ClosesOnExit):
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
-            encoded = kept(encoded)
+            encoded, copy = self._encode(fn(decode_data(current.data, id)))
             record = self._written(current, encoded, now, ttl)
         return record.to_session(copy)
 
