@@ -18,14 +18,8 @@ from test_spec_schema import EXPORT_VECTORS, IMPORT_VECTORS, documents, mutated
 
 from sessionstore import ImportRejected, open_store
 from sessionstore.export import SessionRecord, format_ms, parse_export
-from sessionstore.importing import (
-    _model_fields,
-    _plain_ms,
-    _Reader,
-    collect_records,
-    plain_fields,
-    timestamp_ms,
-)
+from sessionstore.importing import _model_fields, _Reader, collect_records
+from sessionstore.plain import _plain_ms, plain_fields, timestamp_ms
 from sessionstore.semantics import EPOCH, Record, from_ms
 
 AGREEMENT = settings(
@@ -137,6 +131,14 @@ def header(**extra: Any) -> dict[str, Any]:
         lines(header(sessions=[record(1), record(2)])) + b" x",
         lines(header(sessions=[record(i) for i in range(5)])).replace(b"},\n{", b"},{", 1),
         lines(header(sessions=[record(i) for i in range(5)])).replace(b"},\n{", b"}\n,{"),
+        # the fast run stops mid-way, at a piece that is not one value: two records, a
+        # blank, a lone comma, a value that is not a record
+        lines(header(sessions=[record(i) for i in range(6)])).replace(
+            b'},\n{"id":"s3"', b'},{"id":"s3"'
+        ),
+        lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n \n{", 3),
+        lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n,\n{", 3),
+        lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n7,\n{", 3),
         lines(header(sessions=[record(i) for i in range(3)])).replace("ü".encode(), b"\xc3", 1),
         lines(header(sessions=[record(1, data={"x": "\\ud800"})])).replace(b"\\\\", b"\\"),
         orjson.dumps(header(sessions=[record(1, data={"x": "é" * 40_000})])),

@@ -28,7 +28,6 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
-from datetime import date
 from typing import Any, Protocol, Union
 
 import orjson
@@ -36,7 +35,6 @@ from pydantic import ValidationError
 
 from .errors import ImportRejected, InvalidSession, Problem
 from .export import (
-    TIMESTAMP_PATTERN,
     ExportDocument,
     SessionRecord,
     _pointer,
@@ -44,9 +42,9 @@ from .export import (
     has_long_number,
     parse_export,
 )
-from .semantics import MAX_SAFE_INTEGER, Record, encode_parsed, to_ms
-from .times import DAY_MS, EPOCH_ORDINAL
-from .values import DEFAULT_LIMITS, JSONObject, Limits
+from .plain import Fields, forget_timestamps, plain_fields
+from .semantics import Record, encode_parsed, to_ms
+from .values import DEFAULT_LIMITS, Limits
 
 #: What ``import_chunks`` takes: pieces of one JSON text, from a sync or async source.
 Chunks = Union[AsyncIterable[bytes], Iterable[bytes]]  # noqa: UP007 (a runtime alias on 3.10)
@@ -65,91 +63,7 @@ class RecordSink(Protocol):
         one, as in every JSON parser (the last duplicate key wins)."""
 
 
-# --- one record ---------------------------------------------------------------------------
-
-#: A record's fields once schema-valid: id, data, version, created, updated, expires, owner.
-Fields = tuple[str, JSONObject, int, int, int, Union[int, None], Union[str, None]]  # noqa: UP007
-
-_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # SessionRecord.id's pattern
-_MAX_OWNER = 256  # SessionRecord.owner's max_length
-# A timestamp is "YYYY-MM-DDTHH:MM" then ":SS.mmmZ", and TIMESTAMP_PATTERN checks the two
-# parts independently: a text whose minute and tail were both parts of texts that matched
-# is valid. So each is cached once seen, and a timestamp costs two dictionary look-ups.
-# Minutes are few in an export (bounded here all the same), tails at most 60,000.
-_minute_ms: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM" -> epoch ms of that minute
-_tail_ms: dict[str, int] = {}  # ":SS.mmmZ" -> SS * 1000 + mmm
-
-
-def timestamp_ms(text: str) -> int | None:
-    """Epoch ms of a string matching TIMESTAMP_PATTERN; None for a day that does not exist
-    (e.g. February 30)."""
-    minute = _minute_ms.get(text[:16])
-    if minute is None:
-        try:
-            day = date.fromisoformat(text[:10]).toordinal() - EPOCH_ORDINAL
-        except ValueError:
-            return None
-        minute = day * DAY_MS + int(text[11:13]) * 3_600_000 + int(text[14:16]) * 60_000
-        if len(_minute_ms) >= 65536:
-            _minute_ms.clear()
-        _minute_ms[text[:16]] = minute
-    tail = _tail_ms[text[16:]] = int(text[17:19] + text[20:23])
-    return minute + tail
-
-
-def _plain_ms(value: Any) -> int | None:
-    """Epoch ms of a valid timestamp, else None."""
-    if type(value) is not str:
-        return None
-    minute = _minute_ms.get(value[:16])
-    if minute is not None:
-        tail = _tail_ms.get(value[16:])
-        if tail is not None:
-            return minute + tail
-    if TIMESTAMP_PATTERN.fullmatch(value) is None:
-        return None
-    return timestamp_ms(value)
-
-
-def forget_timestamps() -> None:
-    """Drop the caches (an import calls this when it ends: up to a few MB)."""
-    _minute_ms.clear()
-    _tail_ms.clear()
-
-
-def plain_fields(value: Any) -> Fields | None:
-    """The fields of a record that is plainly valid against SessionRecord, or None for
-    anything else — which pydantic then judges, for its exact messages. Accepting here
-    implies pydantic accepts with the same values (tests/test_importing.py)."""
-    if type(value) is not dict or len(value) != 6 + ("owner" in value):
-        return None
-    try:  # the six required keys; with the count above, no key is missing or extra
-        sid, data, version = value["id"], value["data"], value["version"]
-        created_at, updated_at, expires_at = (
-            value["created_at"],
-            value["updated_at"],
-            value["expires_at"],
-        )
-    except KeyError:
-        return None
-    owner = value.get("owner")
-    if type(version) is float and version.is_integer():
-        version = int(version)  # JSON Schema's integer includes 1.0 (export._integral)
-    if (
-        type(sid) is not str
-        or _ID.fullmatch(sid) is None
-        or type(data) is not dict
-        or type(version) is not int
-        or not 1 <= version <= MAX_SAFE_INTEGER
-        or (owner is not None and (type(owner) is not str or not 1 <= len(owner) <= _MAX_OWNER))
-    ):
-        return None
-    created = _plain_ms(created_at)
-    updated = created if updated_at == created_at else _plain_ms(updated_at)
-    expires = None if expires_at is None else _plain_ms(expires_at)
-    if created is None or updated is None or (expires is None and expires_at is not None):
-        return None
-    return sid, data, version, created, updated, expires, owner
+# --- records ---------------------------------------------------------------------------
 
 
 def _model_fields(item: SessionRecord) -> Fields:
@@ -318,6 +232,8 @@ _HEADER_LIMIT = 4096
 #: Bytes orjson is first shown when looking for the end of a value: it checks all it is
 #: shown for valid UTF-8, so showing it the whole buffer for each value would cost more.
 _WINDOW = 16384
+#: Bytes of records read per run on the fast path: about a thousand sessions.
+_RUN = 1 << 20
 _TOP_FIELDS = ("format", "format_version", "exported_at")
 
 
@@ -375,6 +291,12 @@ class _Reader:
                 if not await buf.fill() and buf.pos >= len(buf.data):
                     return state
                 continue
+            if state != "delimiter":
+                ran = buf.pos
+                state = self._run(end, state)
+                if buf.pos != ran:
+                    await self._flush_full()
+                    continue
             lines = buf.data[buf.pos : end]
             # A number never spans lines, so when no 19-digit run is in all these lines,
             # none is in any of them: one scan here instead of one per record.
@@ -391,6 +313,28 @@ class _Reader:
                     return None
             buf.pos = min(buf.pos, len(buf.data))
             await self._flush_full()
+
+    def _run(self, end: int, state: str) -> str:
+        """Read the records ahead of ``buf.pos`` (up to ``end``, at most _RUN bytes) that
+        are each followed by a comma and a newline: the body of the canonical layout, read
+        without looking at lines. Returns the state after what it read; it stops, at the
+        start of it, at the first piece that is not one JSON value (the lines decide)."""
+        buf = self.buf
+        stop = buf.data.rfind(b",\n", buf.pos, min(end, buf.pos + _RUN) + 1)
+        if stop < 0:
+            return state
+        run = buf.data[buf.pos : stop]
+        exact = has_long_number(run)  # once per run, as below once per block of lines
+        take = self.sessions.take  # type: ignore[union-attr]
+        for piece in run.split(b",\n"):
+            try:
+                value = _loads(piece) if exact else orjson.loads(piece)
+            except (ImportRejected, orjson.JSONDecodeError):
+                break  # e.g. two records on a line
+            take(value)
+            buf.pos += len(piece) + 2
+            state = "value"
+        return state
 
     def _line(self, line: bytes, state: str, exact: bool) -> str | None:
         """One line of the canonical layout: the state after it ("end" after the closing
