@@ -10,6 +10,7 @@ import pytest
 from test_kit_backends import BACKENDS, Backend
 
 from sessionstore import ImportReport, open_store
+from sessionstore.transfer import import_file, write_export
 from sessionstore_conformance import FakeClock
 
 PAIRS = list(itertools.product(BACKENDS, repeat=2))
@@ -41,3 +42,21 @@ async def test_round_trip(source: Backend, target: Backend, tmp_path: Path) -> N
             assert await destination.get(session.id) == session
         clock.advance(500)  # expiry travelled as an absolute instant
         assert await destination.get(made[2].id) is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["str", "Path", "open file"])
+async def test_a_file_round_trip(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    async with open_store("memory://") as origin:
+        made = [await origin.create({"i": i}, id=f"s{i}") for i in range(3)]
+        with path.open("wb") as out:
+            await write_export(origin, out)
+    async with open_store("memory://") as destination:
+        if kind == "open file":
+            with path.open("rb") as file:
+                report = await import_file(destination, file)
+        else:
+            report = await import_file(destination, str(path) if kind == "str" else path)
+        assert report == ImportReport(imported=3)
+        assert [await destination.get(s.id) for s in made] == made

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -99,10 +99,17 @@ async def write_export(store: SessionStore, out: IO[bytes]) -> int:
     return written
 
 
-async def file_pieces(file: IO[bytes], size: int = READ_SIZE) -> AsyncIterator[bytes]:
-    """The contents of a binary file in pieces, each read in a thread (the loop runs on)."""
-    while piece := await asyncio.to_thread(file.read, size):
-        yield piece
+async def file_pieces(file: IO[bytes], size: int = READ_SIZE) -> AsyncGenerator[bytes, None]:
+    """The contents of a binary file in pieces, each read in a thread (the loop runs on)
+    while the caller works on the piece before: reading overlaps parsing. Close it
+    (``contextlib.aclosing``) before the file: it waits for the read in flight."""
+    ahead = asyncio.ensure_future(asyncio.to_thread(file.read, size))
+    try:
+        while piece := await ahead:
+            ahead = asyncio.ensure_future(asyncio.to_thread(file.read, size))
+            yield piece
+    finally:
+        await asyncio.wait([ahead])  # the thread cannot be stopped: let it finish
 
 
 async def import_pieces(
@@ -119,13 +126,17 @@ async def import_pieces(
 
 
 async def import_file(
-    store: SessionStore, source: Path | IO[bytes], on_conflict: OnConflict = "error"
+    store: SessionStore,
+    source: str | os.PathLike[str] | IO[bytes],
+    on_conflict: OnConflict = "error",
 ) -> ImportReport:
     """Import the export document in a file (a path, or a binary file left open)."""
-    if not isinstance(source, Path):
-        return await import_pieces(store, file_pieces(source), on_conflict)
-    with source.open("rb") as file:
-        return await import_pieces(store, file_pieces(file), on_conflict)
+    if not isinstance(source, (str, os.PathLike)):
+        async with contextlib.aclosing(file_pieces(source)) as pieces:
+            return await import_pieces(store, pieces, on_conflict)
+    with await asyncio.to_thread(open, source, "rb") as file:
+        async with contextlib.aclosing(file_pieces(file)) as pieces:
+            return await import_pieces(store, pieces, on_conflict)
 
 
 async def copy_store(
