@@ -1,6 +1,6 @@
 """Streamed export and import of many sessions, against orjson and the stores' own writes.
 
-    python benchmarks/bench_transfer.py [--n 100000] [--repeat 3]
+    python benchmarks/bench_transfer.py [--n 100000] [--repeat 3] [--backend memory]
 
 For each reference backend, on N ~800-byte sessions (distinct timestamps, half expiring),
 each operation in a fresh process, --repeat times (the best time counts, and the largest
@@ -110,7 +110,7 @@ def raw_sqlite_reads(path: Path) -> None:
     conn.close()
 
 
-def main(n: int, repeat: int) -> None:
+def main(n: int, repeat: int, backends: list[str]) -> None:
     table = rows(n)
     doc: Any = document(table)
     dumps = measure(lambda: orjson.dumps(doc))[0]
@@ -133,7 +133,7 @@ def main(n: int, repeat: int) -> None:
             f"{'':<15}{'seconds':>8}{'peak MB':>8}  {'target: orjson + the store':>27}"
             f"  {'floor: orjson + raw engine':>27}"
         )
-        for name in ("memory", "sqlite"):
+        for name in backends:
             for operation, own in (("import", "creates"), ("export", "reads")):
                 runs = [_measured(name, operation, Path(tmp), source, n) for _ in range(repeat)]
                 seconds, peak = min(s for s, _ in runs), max(p for _, p in runs)
@@ -219,10 +219,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--repeat", type=int, default=3, help="fresh processes per cell; the best time counts"
     )
+    parser.add_argument(
+        "--backend", action="append", choices=["memory", "sqlite"], help="default: both"
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         operation, url, source, target, count = options.child
         asyncio.run(_child(operation, url, Path(source), Path(target), int(count)))
     else:
-        main(options.n, options.repeat)
+        main(options.n, options.repeat, options.backend or ["memory", "sqlite"])

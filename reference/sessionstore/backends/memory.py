@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from sortedcontainers import SortedDict, SortedList
@@ -60,6 +61,8 @@ from ..values import (
     Session,
 )
 from ._lifecycle import ClosesOnExit
+
+_ID = attrgetter("id")
 
 
 class MemoryStore(ClosesOnExit):
@@ -115,8 +118,8 @@ class MemoryStore(ClosesOnExit):
             old = self._records.get(record.id)
             if old is not None and old.expires_ms is not None:
                 self._expiry.discard((old.expires_ms, old.id))
-        self._records.update((record.id, record) for record in records)
-        self._expiry.update((r.expires_ms, r.id) for r in records if r.expires_ms is not None)
+        self._records.update(zip(map(_ID, records), records, strict=True))
+        self._expiry.update([(r.expires_ms, r.id) for r in records if r.expires_ms is not None])
 
     def _remove(self, record: Record) -> None:
         del self._records[record.id]
