@@ -607,9 +607,12 @@ def export_text(count: int, prefix: str = "i") -> bytes:
     return f'{header}{stamp},"sessions":[\n{records}\n]}}'.encode()
 
 
-def temp_tables(store: object) -> list[str]:
-    rows = connection(store).execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")
-    return [name for (name,) in rows]
+def staging_left(store: object) -> list[str]:
+    """Databases attached to the store's connection besides its own (and temp's tables)."""
+    conn = connection(store)
+    attached = [name for _, name, _ in conn.execute("PRAGMA database_list")]
+    temp = conn.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")
+    return [name for name in attached if name not in ("main", "temp")] + [n for (n,) in temp]
 
 
 async def test_import_waits_for_another_process_lock_without_blocking_the_loop(
@@ -631,7 +634,7 @@ async def test_import_waits_for_another_process_lock_without_blocking_the_loop(
         assert result.imported == 3000 and await store.count() == 3000
         assert took >= 0.7, took  # it waited for the lock to apply
         assert max(gaps) < 0.05, f"the event loop stalled for {max(gaps) * 1000:.1f} ms"
-        assert temp_tables(store) == []  # the staging table is gone
+        assert staging_left(store) == []  # the staging database is gone
 
 
 async def test_import_past_lock_timeout_changes_nothing(tmp_path: Path) -> None:
@@ -646,7 +649,7 @@ async def test_import_past_lock_timeout_changes_nothing(tmp_path: Path) -> None:
             if proc.returncode is None:
                 await proc.wait()
         assert await store.count() == 1 and await store.get("kept") == kept
-        assert temp_tables(store) == []
+        assert staging_left(store) == []
         assert (await store.import_(export_text(500))).imported == 500  # and it recovers
 
 
@@ -796,3 +799,14 @@ def test_many_threads_opening_one_new_namespace_at_once(tmp_path: Path) -> None:
         for thread in threads:
             thread.join()
     assert errors == []
+
+
+async def test_many_imports_at_once_on_one_store(tmp_path: Path) -> None:
+    """Each import stages in a database of its own, and SQLite attaches at most ten to a
+    connection: the ones beyond stage in a TEMP table instead."""
+    async with open_store(url_of(tmp_path / "many.db")) as store:
+        texts = [export_text(2500, prefix=f"p{k}x") for k in range(14)]
+        reports = await asyncio.gather(*(store.import_(text) for text in texts))
+        assert [r.imported for r in reports] == [2500] * 14
+        assert await store.count() == 14 * 2500
+        assert staging_left(store) == []
