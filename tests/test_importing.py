@@ -124,6 +124,8 @@ def header(**extra: Any) -> dict[str, Any]:
         orjson.dumps(header(sessions=[record(1, version=2.0, owner="ada")])),
         json.dumps(header(sessions=[record(1, data={"n": 10**30})])).encode(),
         json.dumps(header(sessions=[record(1, data={"n": -(2**63) - 1})])).encode(),
+        lines(header(sessions=[record(1, data={"n": 10**30}), record(2)])),
+        lines(header(sessions=[record(1), record(2, version=2**64), record(3)])),
         # a later "sessions" member replaces an earlier one, as in every JSON parser
         orjson.dumps(header(sessions=[{"bad": 1}]))[:-1] + b',"sessions":[]}',
         orjson.dumps(header(sessions=[]))[:-1] + b',"sessions":' + orjson.dumps([record(2)]) + b"}",
@@ -138,6 +140,7 @@ def header(**extra: Any) -> dict[str, Any]:
         ),
         lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n \n{", 3),
         lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n,\n{", 3),
+        b"},\n,\n{".join(lines(header(sessions=[record(i) for i in range(6)])).rsplit(b"},\n{", 1)),
         lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n7,\n{", 3),
         lines(header(sessions=[record(i) for i in range(3)])).replace("ü".encode(), b"\xc3", 1),
         lines(header(sessions=[record(1, data={"x": "\\ud800"})])).replace(b"\\\\", b"\\"),

@@ -134,6 +134,18 @@ def _loads(raw: bytes | memoryview) -> Any:
         raise _not_json(exc) from None
 
 
+def _elements(text: bytes) -> list[Any] | None:
+    """The values of ``text`` read as the inside of a JSON array; None when it is not
+    that, holds none, or may hold an integer that only _loads reads exactly."""
+    if has_long_number(text):
+        return None
+    try:
+        values: list[Any] = orjson.loads(b"[" + text + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return values or None
+
+
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
@@ -234,6 +246,10 @@ _HEADER_LIMIT = 4096
 _WINDOW = 16384
 #: Bytes of records read per run on the fast path: about a thousand sessions.
 _RUN = 1 << 20
+#: Bytes of records parsed by one orjson call: a dozen sessions. One call per record
+#: copied each out of the text first; one per run held a thousand parsed at once, and was
+#: slower still (their objects no longer fit the CPU's caches).
+_GROUP = 16384
 _TOP_FIELDS = ("format", "format_version", "exported_at")
 
 
@@ -317,22 +333,38 @@ class _Reader:
     def _run(self, end: int, state: str) -> str:
         """Read the records ahead of ``buf.pos`` (up to ``end``, at most _RUN bytes) that
         are each followed by a comma and a newline: the body of the canonical layout, read
-        without looking at lines. Returns the state after what it read; it stops, at the
-        start of it, at the first piece that is not one JSON value (the lines decide)."""
+        without looking at lines, a group of records per parse. Returns the state after
+        what it read; it stops at the start of the first piece that is not one JSON value
+        (the lines reader decides what it is)."""
         buf = self.buf
-        stop = buf.data.rfind(b",\n", buf.pos, min(end, buf.pos + _RUN) + 1)
-        if stop < 0:
-            return state
-        run = buf.data[buf.pos : stop]
-        exact = has_long_number(run)  # once per run, as below once per block of lines
+        limit = min(end, buf.pos + _RUN) + 1
         take = self.sessions.take  # type: ignore[union-attr]
-        for piece in run.split(b",\n"):
+        while True:
+            stop = buf.data.rfind(b",\n", buf.pos, min(limit, buf.pos + _GROUP))
+            if stop < 0:  # a record longer than a group, or none
+                stop = buf.data.find(b",\n", buf.pos, limit)
+                if stop < 0:
+                    return state
+            group = buf.data[buf.pos : stop]
+            values = _elements(group)
+            if values is None:
+                return self._pieces(group, state)
+            for value in values:
+                take(value)
+            buf.pos = stop + 2
+            state = "value"
+
+    def _pieces(self, group: bytes, state: str) -> str:
+        """_run for a group that is not plainly a sequence of values: a piece at a time."""
+        exact = has_long_number(group)
+        take = self.sessions.take  # type: ignore[union-attr]
+        for piece in group.split(b",\n"):
             try:
                 value = _loads(piece) if exact else orjson.loads(piece)
             except (ImportRejected, orjson.JSONDecodeError):
                 break  # e.g. two records on a line
             take(value)
-            buf.pos += len(piece) + 2
+            self.buf.pos += len(piece) + 2
             state = "value"
         return state
 
