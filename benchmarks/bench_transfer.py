@@ -166,10 +166,15 @@ async def _write_canonical(text: bytes, path: Path) -> None:
 
 
 _RUNS = itertools.count()  # a fresh SQLite file for every run
+SQLITE_QUERY = ""  # URL options of the SQLite store, e.g. "?cache_mb=8"
 
 
 def _measured(name: str, operation: str, tmp: Path, source: Path, n: int) -> tuple[float, float]:
-    url = "memory://" if name == "memory" else f"sqlite:///{tmp}/{operation}-{next(_RUNS)}.db"
+    url = (
+        "memory://"
+        if name == "memory"
+        else f"sqlite:///{tmp}/{operation}-{next(_RUNS)}.db{SQLITE_QUERY}"
+    )
     return _in_child(operation, url, source, tmp / f"{name}.json", n)
 
 
@@ -222,8 +227,12 @@ if __name__ == "__main__":
     parser.add_argument(
         "--backend", action="append", choices=["memory", "sqlite"], help="default: both"
     )
+    parser.add_argument(
+        "--sqlite-options", default="", help='the SQLite URL\'s query, e.g. "cache_mb=8&mmap_mb=0"'
+    )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    SQLITE_QUERY = f"?{options.sqlite_options}" if options.sqlite_options else ""
     if options.child:
         operation, url, source, target, count = options.child
         asyncio.run(_child(operation, url, Path(source), Path(target), int(count)))
