@@ -18,6 +18,7 @@ import pytest
 
 from sessionstore import BackupError, SessionService
 from sessionstore.backends.memory import MemoryStore
+from sessionstore.export import parse_export
 from sessionstore.transfer import remove_stale_temp_files
 from sessionstore_conformance import FakeClock
 
@@ -116,50 +117,58 @@ async def test_a_failing_backup_is_logged_and_retried(
     assert failures[0].path == str(blocker / "b.json")
 
 
-WRITER = """
-import sys, os
+SERVICE = """
+import asyncio, sys
 sys.path.insert(0, {src!r})
-from sessionstore.transfer import write_atomically
-from pathlib import Path
-path = Path(sys.argv[1])
-n = 0
-while True:
-    n += 1
-    body = ('{{"generation": %d, "pad": "' % n) + 'x' * 2_000_000 + '"}}'
-    write_atomically(path, body.encode())
-    print(n, flush=True)
+from sessionstore import SessionService, open_store
+
+async def main(path):
+    async with open_store("memory://") as store:
+        for i in range(2000):
+            await store.create({{"i": i, "pad": "x" * 400}}, id=f"s{{i}}")
+        await store.create({{"n": 0}}, id="counter")
+        async with SessionService(store, backup_path=path, backup_interval=3600) as service:
+            n = 0
+            while True:  # a backup after each change of the counter, acknowledged once written
+                n += 1
+                await store.replace("counter", {{"n": n}})
+                assert await service.backup()
+                print(n, flush=True)
+
+asyncio.run(main(sys.argv[1]))
 """
 
 
-def test_a_crash_during_a_backup_write_never_damages_the_previous_backup(tmp_path: Path) -> None:
+def test_a_crash_during_a_backup_never_damages_the_previous_backup(tmp_path: Path) -> None:
+    """A service writing backups back to back (1 MB each, streamed) is killed at random
+    instants: the file left is always a whole, valid export, at least as new as the last
+    backup acknowledged, and a service starting on it removes the temp files left."""
     path = tmp_path / "backup.json"
-    script = tmp_path / "writer.py"
-    src = str(Path(__file__).resolve().parents[1] / "reference")
-    script.write_text(WRITER.format(src=src))
+    script = tmp_path / "service.py"
+    script.write_text(SERVICE.format(src=str(Path(__file__).resolve().parents[1] / "reference")))
     rng = random.Random(1234)
-    trials, checked = 25, 0
-    last_seen = 0
+    trials, acked_total, orphans_seen = 25, 0, 0
     for _ in range(trials):
         child = subprocess.Popen(
             [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
         )
         assert child.stdout is not None
-        acked = int(child.stdout.readline())  # at least one complete write
-        time.sleep(rng.uniform(0, 0.05))  # then die at a random point of a later write
+        acked = int(child.stdout.readline())  # one backup written, then more, back to back
+        time.sleep(rng.uniform(0, 0.1))  # die at a random point of a later one
         os.kill(child.pid, signal.SIGKILL)
+        rest = child.stdout.read().split()
         child.wait(timeout=10)
-        generation = json.loads(path.read_bytes())["generation"]  # parses: old or new, whole
-        assert generation >= acked
+        acked = int(rest[-1]) if rest else acked
+        acked_total += acked
+        records = {r.id: r for r in parse_export(path.read_bytes())}  # whole and valid
+        assert len(records) == 2001
+        assert json.loads(records["counter"].data)["n"] >= acked
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        checked += 1
-        last_seen = generation
-    orphans = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+        orphans_seen += len([p for p in tmp_path.iterdir() if p.name.endswith(".tmp")])
     print(
-        f"{checked} SIGKILL trials, backup intact after each; last generation {last_seen}; "
-        f"{len(orphans)} orphaned temp files"
+        f"{trials} SIGKILL trials after {acked_total} acknowledged backups: the backup was "
+        f"whole and current after each; {orphans_seen} temp files left by killed writers"
     )
-    assert checked == trials
-    # A service starting on that backup removes what crashed writers left behind.
+    # A service starting on that backup removes what the killed writers left behind.
     remove_stale_temp_files(path)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert json.loads(path.read_bytes())["generation"] == last_seen

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import IO
 
@@ -49,24 +49,6 @@ class AtomicFile:
         self.file.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._temp)
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[IO[bytes]]:
-    """``with atomic_file(path) as out:`` — commits when the block completes."""
-    target = AtomicFile(path)
-    try:
-        yield target.file
-    except BaseException:
-        target.abort()
-        raise
-    target.commit()
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Replace ``path`` with ``payload``, atomically."""
-    with atomic_file(path) as out:
-        out.write(payload)
 
 
 def remove_stale_temp_files(path: Path) -> int:
