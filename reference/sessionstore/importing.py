@@ -1,7 +1,7 @@
 """Reading an export document from chunks of JSON text into validated records (IMPORT-7).
 
 :func:`read_export` hands the records to a :class:`RecordSink` in batches while it reads,
-holding one record at a time (plus the set of ids, for duplicates), and reaches exactly
+holding a few records at a time (plus the set of ids, for duplicates), and reaches exactly
 the verdict :func:`~sessionstore.export.parse_export` reaches on the whole text: the
 same records, or ``ImportRejected`` with the same problems (IMPORT-1). A JSON syntax
 error is the one exception in wording: its single problem (pointer ``""``) carries the
@@ -11,7 +11,9 @@ Two readers share the validation:
 
 * **Lines** (the fast path): the canonical layout that ``export_chunks`` writes (header
   line, one record per line, ``]}``). A raw newline never occurs inside a JSON string, so
-  each line is a whole record, parsed alone by orjson.
+  a comma before a newline always separates two values: the text between such commas is
+  parsed a dozen records per orjson call, as the inside of an array, and the last lines
+  one at a time.
 * **Values** (any other layout): a small scanner walks the top-level object and the
   ``sessions`` array; each value is parsed by orjson, which reports where a value ends
   ("unexpected content after document" at the next delimiter). The same parser as the
@@ -338,7 +340,8 @@ class _Reader:
         (the lines reader decides what it is)."""
         buf = self.buf
         limit = min(end, buf.pos + _RUN) + 1
-        take = self.sessions.take  # type: ignore[union-attr]
+        assert self.sessions is not None  # the lines are the sessions array's
+        take = self.sessions.take
         while True:
             stop = buf.data.rfind(b",\n", buf.pos, min(limit, buf.pos + _GROUP))
             if stop < 0:  # a record longer than a group, or none
@@ -357,7 +360,8 @@ class _Reader:
     def _pieces(self, group: bytes, state: str) -> str:
         """_run for a group that is not plainly a sequence of values: a piece at a time."""
         exact = has_long_number(group)
-        take = self.sessions.take  # type: ignore[union-attr]
+        assert self.sessions is not None  # the lines are the sessions array's
+        take = self.sessions.take
         for piece in group.split(b",\n"):
             try:
                 value = _loads(piece) if exact else orjson.loads(piece)
