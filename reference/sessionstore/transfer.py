@@ -92,6 +92,8 @@ async def file_pieces(file: IO[bytes], size: int = READ_SIZE) -> AsyncGenerator[
             yield piece
     finally:
         await asyncio.wait([ahead])  # the thread cannot be stopped: let it finish
+        if not ahead.cancelled():
+            ahead.exception()  # a read that failed after the caller stopped: not logged
 
 
 async def import_pieces(
