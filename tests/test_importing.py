@@ -141,6 +141,8 @@ def header(**extra: Any) -> dict[str, Any]:
         lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n \n{", 3),
         lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n,\n{", 3),
         b"},\n,\n{".join(lines(header(sessions=[record(i) for i in range(6)])).rsplit(b"},\n{", 1)),
+        # a trailing comma, then members after the array: invalid JSON, not an extra member
+        lines(header(sessions=[record(1)]))[:-3] + b',\n],"x":[1,\n2]}',
         lines(header(sessions=[record(i) for i in range(6)])).replace(b"},\n{", b"},\n7,\n{", 3),
         lines(header(sessions=[record(i) for i in range(3)])).replace("ü".encode(), b"\xc3", 1),
         lines(header(sessions=[record(1, data={"x": "\\ud800"})])).replace(b"\\\\", b"\\"),
