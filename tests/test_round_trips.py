@@ -4,12 +4,15 @@ arrive unchanged. A backend joins by its line in test_kit_backends.BACKENDS."""
 from __future__ import annotations
 
 import itertools
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from test_kit_backends import BACKENDS, Backend
 
-from sessionstore import ImportReport, open_store
+from sessionstore import ImportRejected, ImportReport, open_store
 from sessionstore.transfer import import_file, write_export
 from sessionstore_conformance import FakeClock
 
@@ -60,3 +63,26 @@ async def test_a_file_round_trip(kind: str, tmp_path: Path) -> None:
             report = await import_file(destination, str(path) if kind == "str" else path)
         assert report == ImportReport(imported=3)
         assert [await destination.get(s.id) for s in made] == made
+
+
+@pytest.mark.anyio
+async def test_an_import_from_a_pipe_stops_at_its_verdict_without_waiting_for_input() -> None:
+    """A read ahead on a pipe would wait for input that may never come (a terminal, a
+    writer that stalls): only regular files are read ahead."""
+    read_end, write_end = os.pipe()
+    header = b'{"format":"sessionstore-export","format_version":1,'
+    header += b'"exported_at":"2030-01-01T00:00:00.000Z","sessions":[\n'
+    os.write(write_end, header + b"{x\n")  # not JSON: the verdict needs nothing more
+    closer = threading.Timer(3.0, os.close, [write_end])  # ends the wait if there is one
+    closer.start()
+    try:
+        with os.fdopen(read_end, "rb") as source:
+            async with open_store("memory://") as store:
+                started = time.monotonic()
+                with pytest.raises(ImportRejected, match="not valid JSON"):
+                    await import_file(store, source)
+                assert time.monotonic() - started < 1.0
+    finally:
+        closer.cancel()
+        if closer.finished.is_set() is False:
+            os.close(write_end)

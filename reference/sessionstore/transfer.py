@@ -82,13 +82,21 @@ async def write_export(store: SessionStore, out: IO[bytes]) -> int:
 
 
 async def file_pieces(file: IO[bytes], size: int = READ_SIZE) -> AsyncGenerator[bytes, None]:
-    """The contents of a binary file in pieces, each read in a thread (the loop runs on)
-    while the caller works on the piece before: reading overlaps parsing. Close it
-    (``contextlib.aclosing``) before the file: it waits for the read in flight."""
-    ahead = asyncio.ensure_future(asyncio.to_thread(file.read, size))
+    """The contents of a binary file in pieces, each read in a thread (the loop runs on).
+    A regular file is read ahead, the next piece while the caller works on the one before
+    (reading overlaps parsing); close this (``contextlib.aclosing``) before the file, as
+    it waits for the read in flight. A pipe or a terminal is read only when asked: a read
+    ahead there could wait for input that never comes. (``read1``: what is there, up to
+    ``size`` bytes; ``read`` waits for all ``size`` of them.)"""
+    read = getattr(file, "read1", file.read)
+    if not file.seekable():
+        while piece := await asyncio.to_thread(read, size):
+            yield piece
+        return
+    ahead = asyncio.ensure_future(asyncio.to_thread(read, size))
     try:
         while piece := await ahead:
-            ahead = asyncio.ensure_future(asyncio.to_thread(file.read, size))
+            ahead = asyncio.ensure_future(asyncio.to_thread(read, size))
             yield piece
     finally:
         await asyncio.wait([ahead])  # the thread cannot be stopped: let it finish
