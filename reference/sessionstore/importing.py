@@ -30,7 +30,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
@@ -49,7 +49,7 @@ from .semantics import Record, encode_parsed, to_ms
 from .values import DEFAULT_LIMITS, Limits
 
 #: What ``import_chunks`` takes: pieces of one JSON text, from a sync or async source.
-Chunks = Union[AsyncIterable[bytes], Iterable[bytes]]  # noqa: UP007 (a runtime alias on 3.10)
+Chunks = AsyncIterable[bytes] | Iterable[bytes]
 
 #: Records handed to the sink at a time; the reader yields to the event loop between.
 BATCH_SIZE = 1000
@@ -410,21 +410,23 @@ class _Reader:
         await self._end()
         raise ImportRejected([Problem("", "the document must be a JSON object")])
 
+    async def _closed(self, state: str, close: int) -> bool:
+        """Whether the container being scanned closes here (``close`` is its closing
+        byte); else an item begins at ``pos``, past the comma after the one before."""
+        next_byte = await self._peek()
+        if state == "delimiter":
+            if next_byte not in (_COMMA, close):
+                raise _not_json(f"expected ',' or '{chr(close)}' at byte {self.buf.pos}")
+            self.buf.pos += 1
+            return next_byte == close
+        if state == "first" and next_byte == close:
+            self.buf.pos += 1
+            return True
+        return False
+
     async def _members(self, state: str) -> None:
-        while True:
-            next_byte = await self._peek()
-            if state == "delimiter":
-                if next_byte not in (_COMMA, _CLOSE_OBJECT):
-                    raise _not_json(f"expected ',' or '}}' at byte {self.buf.pos}")
-                self.buf.pos += 1
-                if next_byte == _CLOSE_OBJECT:
-                    return
-                state = "value"
-                continue
-            if state == "first" and next_byte == _CLOSE_OBJECT:
-                self.buf.pos += 1
-                return
-            if next_byte != _QUOTE:
+        while not await self._closed(state, _CLOSE_OBJECT):
+            if await self._peek() != _QUOTE:
                 raise _not_json(f"expected a member name at byte {self.buf.pos}")
             key = await self._value()
             if await self._peek() != _COLON:
@@ -446,19 +448,7 @@ class _Reader:
             self.top["sessions"] = await self._value()
 
     async def _elements(self, state: str, keep: bool = True) -> None:
-        while True:
-            next_byte = await self._peek()
-            if state == "delimiter":
-                if next_byte not in (_COMMA, _CLOSE_ARRAY):
-                    raise _not_json(f"expected ',' or ']' at byte {self.buf.pos}")
-                self.buf.pos += 1
-                if next_byte == _CLOSE_ARRAY:
-                    return
-                state = "value"
-                continue
-            if state == "first" and next_byte == _CLOSE_ARRAY:
-                self.buf.pos += 1
-                return
+        while not await self._closed(state, _CLOSE_ARRAY):
             value = await self._value()
             if keep:
                 await self._take(value)
