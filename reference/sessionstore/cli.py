@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import click
 import orjson
@@ -24,7 +24,7 @@ from .errors import ImportRejected, SessionStoreError
 from .export import format_timestamp
 from .factory import open_store
 from .transfer import AtomicFile, copy_store, import_file, write_export
-from .values import Session
+from .values import OnConflict, Session
 
 T = TypeVar("T")
 STORE_HELP = "Store URL (memory://, sqlite:///file.db); default: the SESSION_STORE_* environment."
@@ -130,7 +130,7 @@ def export(url: str | None, output: str, quiet: bool) -> None:
 @store_option
 @click.option(
     "--on-conflict",
-    type=click.Choice(["error", "skip", "replace"]),
+    type=click.Choice(get_args(OnConflict)),
     default="error",
     show_default=True,
     help="What to do with ids that are live in the store.",
@@ -138,7 +138,7 @@ def export(url: str | None, output: str, quiet: bool) -> None:
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 def import_command(
-    source: str, url: str | None, on_conflict: str, as_json: bool, quiet: bool
+    source: str, url: str | None, on_conflict: OnConflict, as_json: bool, quiet: bool
 ) -> None:
     """Import an export document from SOURCE (a file, or - for stdin): all or nothing."""
     try:  # opened here, so that a missing file is bad usage (exit status 2)
@@ -149,7 +149,7 @@ def import_command(
     async def work() -> dict[str, int]:
         async with _store(url) as store:
             with _working("importing…", quiet), opened as file:  # read in pieces (IMPORT-7)
-                report = await import_file(store, file, on_conflict)  # type: ignore[arg-type]
+                report = await import_file(store, file, on_conflict)
         return asdict(report)
 
     result = _run(work)
@@ -161,20 +161,20 @@ def import_command(
 @click.option("--to", "target", metavar="URL", required=True, help="Store to copy into.")
 @click.option(
     "--on-conflict",
-    type=click.Choice(["error", "skip", "replace"]),
+    type=click.Choice(get_args(OnConflict)),
     default="error",
     show_default=True,
     help="What to do with ids that are live in the target.",
 )
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-def migrate(source: str, target: str, on_conflict: str, as_json: bool, quiet: bool) -> None:
+def migrate(source: str, target: str, on_conflict: OnConflict, as_json: bool, quiet: bool) -> None:
     """Copy every live session from one store into another (export, then import)."""
 
     async def work() -> dict[str, int]:
         async with _store(source) as origin, _store(target) as destination:
             with _working("migrating…", quiet):  # streamed from store to store
-                report = await copy_store(origin, destination, on_conflict)  # type: ignore[arg-type]
+                report = await copy_store(origin, destination, on_conflict)
         return {"exported": sum(asdict(report).values()), **asdict(report)}
 
     result = _run(work)

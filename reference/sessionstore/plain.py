@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Union
+from typing import Any
 
 from .export import TIMESTAMP_PATTERN
 from .semantics import MAX_SAFE_INTEGER
@@ -18,7 +18,7 @@ from .times import DAY_MS, EPOCH_ORDINAL
 from .values import JSONObject
 
 #: A record's fields once schema-valid: id, data, version, created, updated, expires, owner.
-Fields = tuple[str, JSONObject, int, int, int, Union[int, None], Union[str, None]]  # noqa: UP007
+Fields = tuple[str, JSONObject, int, int, int, int | None, str | None]
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # SessionRecord.id's pattern
 _MAX_OWNER = 256  # SessionRecord.owner's max_length
