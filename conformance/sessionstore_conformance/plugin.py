@@ -44,7 +44,7 @@ class _KitState:
             factory = resolve(self.target)
             driver = self._stack.enter_context(Driver())
             self.caps, self.store_type, self.hooks = driver.call(_probe, factory)
-            self._harness = Harness(driver, factory, PROFILES[self.profile])
+            self._harness = Harness(driver, factory, PROFILES[self.profile], self.profile)
         return self._harness
 
     def close(self) -> None:

@@ -88,17 +88,17 @@ def _declared(store: Any) -> tuple[Capabilities, str, set[str]]:
     return caps, type(store).__name__, hooks
 
 
-async def _run_async(check: Check, factory: StoreFactory) -> None:
+async def _run_async(check: Check, harness: Harness) -> None:
     clock = FakeClock()
-    async with opened(factory, clock) as store:
-        await check.run(Ctx(store, clock, factory))
+    async with opened(harness.factory, clock) as store:
+        await check.run(Ctx(store, clock, harness.factory, harness.profile, harness.seed))
 
 
 def run_check(check: Check, harness: Harness) -> CheckResult:
     start = time.perf_counter()
     try:
         if check.is_async:
-            harness.driver.call(_run_async, check, harness.factory)
+            harness.driver.call(_run_async, check, harness)
         else:
             check.run(harness)
     except ClauseViolation as violation:
@@ -165,7 +165,7 @@ def run(
     results: list[CheckResult] = []
     with Driver() as driver:
         caps, store_type, hooks = driver.call(_probe, factory)
-        harness = Harness(driver, factory, profiles.PROFILES[profile])
+        harness = Harness(driver, factory, profiles.PROFILES[profile], profile)
         for index, check in enumerate(chosen, 1):
             missing = [r for r in check.requires if not _has(r, caps, hooks)]
             if missing:

@@ -30,6 +30,7 @@ unknown, whatever the other checks of the clause say.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import math
 import threading
@@ -441,7 +442,7 @@ def _threads(
 
 def _fewer(harness: Harness, divisor: int) -> Harness:
     few = max(10, harness.settings.max_examples // divisor)
-    return Harness(harness.driver, harness.factory, Settings(harness.settings, max_examples=few))
+    return dataclasses.replace(harness, settings=Settings(harness.settings, max_examples=few))
 
 
 @check("CONC-1", requires=("injectable_clock",))

@@ -24,6 +24,10 @@ class Ctx:
     store: SessionStore
     clock: FakeClock
     factory: StoreFactory
+    #: the profile's name (ci, dev, thorough): checks scale their effort by it
+    profile: str = "dev"
+    #: the seed of this run (``--seed``), None for a fresh random one
+    seed: int | None = None
 
     @property
     def has_clock(self) -> bool:
@@ -41,6 +45,10 @@ class Harness:
     driver: Driver
     factory: StoreFactory
     settings: Settings
+    #: the profile's name (ci, dev, thorough): checks scale their effort by it
+    profile: str = "dev"
+    #: the seed of this run (``--seed``), None for a fresh random one
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
