@@ -1,10 +1,16 @@
-"""Example-based checks, one behaviour each, with exact clause attribution."""
+"""Example-based checks, one behaviour each, with exact clause attribution.
+
+The checks that let sessions expire run in both time modes, written once through the
+Ctx's time calls (``timed``, ``pass_until``, ``last_live_ms``, ``first_gone_ms``):
+exact at the boundary with the injected clock, within the tolerance in real time
+(see :mod:`.realtime` for how a real-time read is decided, or not).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -18,14 +24,100 @@ from sessionstore import (
     StoreUnavailable,
     VersionConflict,
 )
+from sessionstore.semantics import to_ms
 
-from ..errors import ClauseViolation, expect, expect_raises
+from ..errors import ClauseViolation, NotVerified, expect, expect_raises
 from .helpers import expect_same, expect_unchanged, returns, snapshot, valid_id
+from .realtime import ATTEMPTS, Span, due
 from .registry import Ctx, check
 
 CLOCK = ("injectable_clock",)
 S = timedelta(seconds=1)
 MS = timedelta(milliseconds=1)
+
+
+def expect_at(
+    ctx: Ctx, stamp: datetime | None, span: Span, clauses: str | tuple[str, ...], what: str
+) -> None:
+    """A timestamp the store took from its now during ``span``: exact with the injected
+    clock, within the span widened by the tolerance in real time."""
+    expect(stamp is not None, clauses, f"{what} is None")
+    assert stamp is not None
+    ms, skew = to_ms(stamp), ctx.skew_ms
+    if ctx.has_clock:
+        expect(
+            ms == span.start,
+            clauses,
+            f"{what} {stamp} is not the clock's now (+{ms - span.start} ms)",
+        )
+        return
+    expect(
+        span.start - skew <= ms <= span.end + skew,
+        clauses,
+        f"{what} {stamp} lies {_outside(ms, span)} the call's wall-clock window, "
+        f"beyond the {skew} ms tolerance",
+    )
+
+
+def _outside(ms: int, span: Span) -> str:
+    return f"{span.start - ms} ms before" if ms < span.start else f"{ms - span.end} ms after"
+
+
+async def read_and_judge(
+    ctx: Ctx, made: Session, written: Span, ttl_ms: int, clauses: tuple[str, ...], what: str
+) -> bool | None:
+    """get the session written (during ``written``, with ``ttl_ms``) and hold the answer to
+    LIVE-1: it must be unchanged while it must be live and None once it must be gone.
+    Returns whether it had to be gone; None when this read decided nothing."""
+    got, read = await ctx.timed(ctx.store.get(made.id))
+    expiry = written.after(ttl_ms)
+    gone = due(expiry, read, ctx.skew_ms)
+    if gone is False:
+        if got is None:
+            raise ClauseViolation(
+                clauses, f"{what}: get returned None {_early(ctx, read, written, ttl_ms)}"
+            )
+        expect_same(made, got, clauses, what)
+    elif gone is True:
+        expect(
+            got is None,
+            clauses,
+            f"{what}: get returned the session {_late(ctx, read, written, ttl_ms)}",
+        )
+    return gone
+
+
+def _early(ctx: Ctx, read: Span, written: Span, ttl_ms: int) -> str:
+    if ctx.has_clock:
+        return f"{written.start + ttl_ms - read.start} ms before its expires_at"
+    return (
+        f"{read.end - written.start} ms after a create with ttl {ttl_ms} ms: it must stay "
+        f"live for at least {ttl_ms - ctx.skew_ms} ms (the ttl less the {ctx.skew_ms} ms tolerance)"
+    )
+
+
+def _late(ctx: Ctx, read: Span, written: Span, ttl_ms: int) -> str:
+    if ctx.has_clock:
+        late = read.start - written.start - ttl_ms
+        return "at now == expires_at" if late == 0 else f"{late} ms after its expires_at"
+    return (
+        f"{read.start - written.end} ms after a create with ttl {ttl_ms} ms: it must be "
+        f"expired from {ttl_ms + ctx.skew_ms} ms on (the ttl plus the {ctx.skew_ms} ms tolerance)"
+    )
+
+
+async def expire(ctx: Ctx, expiry: Span) -> None:
+    """Let time pass until a session expiring within ``expiry`` must be gone, 1 ms beyond:
+    the boundary itself is check_expiry_boundary's alone."""
+    await ctx.pass_until(ctx.first_gone_ms(expiry) + 1)
+
+
+def undecided(clauses: tuple[str, ...], what: str) -> NotVerified:
+    return NotVerified(
+        clauses,
+        f"results depend on real time: {what} decided nothing in {ATTEMPTS} tries "
+        "(each read returned too late to be judged; the machine may be too slow)",
+    )
 
 
 @check("CAP-1")
@@ -69,12 +161,23 @@ async def check_clock_is_used(ctx: Ctx) -> None:
         )
 
 
-@check("CREATE-1", "REC-1", "GET-1", "OWN-1", "TTL-2", "TTL-3")
+@check("CREATE-1", "REC-1", "REC-4", "REC-5", "GET-1", "OWN-1", "TTL-2", "TTL-3")
 async def check_create_and_get(ctx: Ctx) -> None:
-    """create returns version 1 with all fields; get returns the same session."""
+    """create returns version 1 with all fields, stamped now; get returns the same session."""
     store = ctx.store
-    made = await store.create({"user": "ada", "n": [1, 2.5, None, True]}, ttl=60, owner="ada")
+    made, span = await ctx.timed(
+        store.create({"user": "ada", "n": [1, 2.5, None, True]}, ttl=60, owner="ada")
+    )
     expect(isinstance(made, Session), ("CREATE-1", "REC-1"), f"create returned {made!r}")
+    expect_at(ctx, made.created_at, span, ("CREATE-1", "REC-4"), "created_at")
+    for stamp in (made.created_at, made.updated_at, made.expires_at):
+        expect(
+            stamp is not None
+            and stamp.utcoffset() == timedelta(0)
+            and stamp.microsecond % 1000 == 0,
+            "REC-5",
+            f"timestamp {stamp!r} is not UTC with millisecond precision",
+        )
     expect(made.version == 1, "CREATE-1", f"a new session has version {made.version}, not 1")
     expect(
         made.data == {"user": "ada", "n": [1, 2.5, None, True]},
@@ -122,12 +225,13 @@ async def check_create_existing(ctx: Ctx) -> None:
     await expect_unchanged(store, ["taken"], before, ("CREATE-3", "ERR-2"), "a refused create")
 
 
-@check("CREATE-4", "LIVE-2", requires=CLOCK)
+@check("CREATE-4", "LIVE-2")
 async def check_create_over_expired(ctx: Ctx) -> None:
     """The id of an expired session can be created again, as a new session."""
     store = ctx.store
-    await store.create({"old": True}, id="again", ttl=1)
-    ctx.clock.advance(1001)  # well past expiry: only check_expiry_boundary tests the boundary
+    ttl = ctx.short_ttl_ms
+    old, span = await ctx.timed(store.create({"old": True}, id="again", ttl=ttl / 1000))
+    await expire(ctx, span.after(ttl))
     try:
         made = await store.create({"new": True}, id="again")
     except SessionExists as exc:
@@ -138,6 +242,11 @@ async def check_create_over_expired(ctx: Ctx) -> None:
         made.version == 1 and made.data == {"new": True},
         "CREATE-4",
         f"re-created session is {made!r}, not a fresh version 1",
+    )
+    expect(
+        made.created_at > old.created_at,
+        "CREATE-4",
+        f"re-created session kept the old created_at {old.created_at}",
     )
 
 
@@ -153,43 +262,64 @@ async def check_get(ctx: Ctx) -> None:
         expect_same(made, await store.get(made.id), "GET-2", "get after get")
 
 
-@check("GET-2", "LIVE-1", requires=CLOCK)
+@check("GET-2", "LIVE-1")
 async def check_get_never_extends(ctx: Ctx) -> None:
-    """Reading a session never pushes its expiry back."""
-    store = ctx.store
-    made = await store.create({"a": 1}, ttl=10)
-    for _ in range(4):
-        ctx.clock.advance(2500)
-        await store.get(made.id)
-    ctx.clock.advance(1)  # past the original expiry, not on it
-    expect(await store.get(made.id) is None, "GET-2", "get extended the session's expiry")
+    """Reading a session never pushes its expiry back: read at every quarter of its ttl,
+    it is still gone (just) after the expiry it was created with."""
+    ttl = ctx.short_ttl_ms
+    for _ in range(ATTEMPTS):
+        made, span = await ctx.timed(ctx.store.create({"a": 1}, ttl=ttl / 1000))
+        seen_live = False
+        for quarter in (1, 2, 3):
+            await ctx.pass_until(span.start + quarter * ttl // 4)
+            gone = await read_and_judge(ctx, made, span, ttl, ("GET-2", "LIVE-1"), "a read")
+            seen_live = seen_live or gone is False
+        if not seen_live:
+            continue  # no read was surely made while it lived: it proves nothing
+        await expire(ctx, span.after(ttl))
+        got = await ctx.store.get(made.id)
+        expect(
+            got is None,
+            ("GET-2", "LIVE-1"),
+            f"get extended the session's expiry (or it expired late): still readable after "
+            f"{ttl} ms{'' if ctx.has_clock else f' and the {ctx.skew_ms} ms tolerance'}: {got!r}",
+        )
+        return
+    raise undecided(("GET-2", "LIVE-1"), "reading during a session's life")
 
 
-@check("LIVE-1", requires=CLOCK)
+@check("LIVE-1")
 async def check_expiry_boundary(ctx: Ctx) -> None:
-    """Live strictly before expires_at; expired at expires_at exactly."""
+    """Live strictly before expires_at; expired at expires_at exactly (in real time:
+    live until the ttl less the tolerance, expired from the ttl plus the tolerance)."""
     store = ctx.store
-    made = await store.create({"a": 1}, ttl=1)
-    ctx.clock.advance(999)
-    expect_same(made, await store.get(made.id), "LIVE-1", "1 ms before expiry")
-    ctx.clock.advance(1)
-    expect(
-        await store.get(made.id) is None,
-        "LIVE-1",
-        "a session is still readable at now == expires_at",
-    )
-    expect(
-        await store.count() == 0, ("LIVE-1", "COUNT-1"), "count includes a session at its expiry"
-    )
+    ttl = ctx.short_ttl_ms
+    for _ in range(ATTEMPTS):
+        made, span = await ctx.timed(store.create({"a": 1}, ttl=ttl / 1000))
+        expiry = span.after(ttl)
+        await ctx.pass_until(ctx.last_live_ms(expiry))
+        if await read_and_judge(ctx, made, span, ttl, ("LIVE-1",), "just before expiry") is None:
+            await store.delete(made.id)
+            continue  # the read came back too late to tell
+        await ctx.pass_until(ctx.first_gone_ms(expiry))
+        await read_and_judge(ctx, made, span, ttl, ("LIVE-1",), "at expiry")
+        expect(
+            await store.count() == 0,
+            ("LIVE-1", "COUNT-1"),
+            "count includes a session at its expiry",
+        )
+        return
+    raise undecided(("LIVE-1",), "a read just before expiry")
 
 
-@check("LIVE-2", "COUNT-1", requires=CLOCK)
+@check("LIVE-2", "COUNT-1")
 async def check_expired_invisible(ctx: Ctx) -> None:
     """An expired, unpurged session is invisible to every operation."""
     store = ctx.store
-    gone = await store.create({"a": 1}, ttl=1, id="gone")
+    ttl = ctx.short_ttl_ms
+    gone, span = await ctx.timed(store.create({"a": 1}, ttl=ttl / 1000, id="gone"))
     kept = await store.create({"b": 2}, id="kept")
-    ctx.clock.advance(1001)
+    await expire(ctx, span.after(ttl))
     expect(await store.get(gone.id) is None, "LIVE-2", "get returned an expired session")
     with expect_raises(SessionNotFound, "LIVE-2", "replace of an expired session"):
         await store.replace(gone.id, {"x": 1})
@@ -220,11 +350,11 @@ async def check_expired_invisible(ctx: Ctx) -> None:
     )
 
 
-@check("TTL-1", "TTL-2", requires=CLOCK)
+@check("TTL-1", "TTL-2", "REC-4")
 async def check_ttl_conversion(ctx: Ctx) -> None:
-    """ttl in seconds or timedelta becomes whole milliseconds, rounded up."""
+    """ttl in seconds or timedelta becomes whole milliseconds, rounded up: expires_at is
+    exactly created_at + ttl in both modes (one now serves both), created_at is now."""
     store = ctx.store
-    now = ctx.clock()
     cases: list[tuple[Any, int]] = [
         (3, 3000),
         (0.1, 100),
@@ -235,11 +365,13 @@ async def check_ttl_conversion(ctx: Ctx) -> None:
         (timedelta(days=3650), 3650 * 86_400_000),
     ]
     for ttl, ms in cases:
-        made = await store.create(ttl=ttl)
+        made, span = await ctx.timed(store.create(ttl=ttl))
+        expect_at(ctx, made.created_at, span, ("CREATE-1", "REC-4"), "created_at")
         expect(
-            made.expires_at == now + ms * MS,
+            made.expires_at == made.created_at + ms * MS,
             ("TTL-1", "TTL-2"),
-            f"ttl={ttl!r} gave expires_at {made.expires_at}, expected now + {ms} ms",
+            f"ttl={ttl!r} gave expires_at {made.expires_at}, expected now + {ms} ms "
+            f"({made.created_at + ms * MS})",
         )
 
 
@@ -269,13 +401,12 @@ async def check_replace(ctx: Ctx) -> None:
     """replace writes data, bumps version and updated_at, keeps created_at."""
     store = ctx.store
     made = await store.create({"a": 1}, ttl=60)
-    ctx.clock.advance(7)
-    new = await store.replace(made.id, {"b": [2]})
+    await ctx.pass_time(7)
+    new, span = await ctx.timed(store.replace(made.id, {"b": [2]}))
     expect(new.data == {"b": [2]}, "REPLACE-1", f"replace stored {new.data!r}")
     expect(new.version == 2, ("REPLACE-1", "REC-3"), f"version after one replace is {new.version}")
     expect(new.created_at == made.created_at, "REC-4", "replace changed created_at")
-    if ctx.has_clock:
-        expect(new.updated_at == ctx.clock(), ("REPLACE-1", "REC-4"), "updated_at is not now")
+    expect_at(ctx, new.updated_at, span, ("REPLACE-1", "REC-4"), "updated_at after replace")
     expect_same(new, await store.get(made.id), "REPLACE-1", "get after replace")
     timed = await store.replace(made.id, {"c": 3}, ttl=5)
     expect(
@@ -383,20 +514,21 @@ async def check_touch(ctx: Ctx) -> None:
     """touch moves the expiry only."""
     store = ctx.store
     made = await store.create({"a": 1}, ttl=10)
-    ctx.clock.advance(4000)
-    touched = await store.touch(made.id, 10)
+    ctx.clock.advance(4000)  # in real time no wait: a touch must move the expiry anyway
+    touched, span = await ctx.timed(store.touch(made.id, 10))
     expect(
         touched.data == made.data and touched.version == made.version,
         ("TOUCH-1", "REC-3"),
         "touch changed data or version",
     )
     expect(touched.updated_at == made.updated_at, "TOUCH-1", "touch changed updated_at")
-    if ctx.has_clock:
-        expect(
-            touched.expires_at == ctx.clock() + 10 * S,
-            ("TOUCH-1", "TTL-2"),
-            f"touch set expires_at {touched.expires_at}, not now + 10 s",
-        )
+    expect_at(
+        ctx,
+        touched.expires_at,
+        span.after(10_000),
+        ("TOUCH-1", "TTL-2"),
+        "touch's expires_at - 10 s",
+    )
     expect_same(touched, await store.get(made.id), "TOUCH-1", "get after touch")
 
 
@@ -444,14 +576,16 @@ async def check_list_pages(ctx: Ctx) -> None:
     expect(seen == ids, "LIST-2", f"listing yielded {seen}, expected {ids}")
 
 
-@check("PURGE-1", "LIVE-3", "COUNT-1", requires=CLOCK)
+@check("PURGE-1", "LIVE-3", "COUNT-1")
 async def check_purge(ctx: Ctx) -> None:
     """purge_expired removes only expired sessions and callers see no difference."""
     store = ctx.store
+    ttl = ctx.short_ttl_ms
+    start = ctx.now_ms()
     for i in range(3):
-        await store.create({"i": i}, ttl=1, id=f"old{i}")
+        await store.create({"i": i}, ttl=ttl / 1000, id=f"old{i}")
     keep = [await store.create({"i": i}, id=f"new{i}", ttl=3600 if i else None) for i in range(2)]
-    ctx.clock.advance(1001)
+    await expire(ctx, Span(start, ctx.now_ms()).after(ttl))
     before = await snapshot(store, [s.id for s in keep])
     removed = await store.purge_expired()
     expect(
@@ -463,18 +597,24 @@ async def check_purge(ctx: Ctx) -> None:
         store, [s.id for s in keep], before, ("PURGE-1", "LIVE-3"), "purge_expired"
     )
     expect(await store.count() == 2, ("LIVE-3", "COUNT-1"), "count changed across a purge")
+    expect(
+        all([await store.get(f"old{i}") is None for i in range(3)]),
+        "LIVE-3",
+        "a purge made an expired session visible",
+    )
     expect(await store.purge_expired() == 0, "PURGE-1", "a second purge removed something")
 
 
-@check("PURGE-2", requires=CLOCK)
+@check("PURGE-2")
 async def check_purge_cost(ctx: Ctx) -> None:
     """Purging a few expired sessions does not cost in proportion to all sessions."""
     store = ctx.store
 
     async def purge_time(expired: int) -> float:
+        began = ctx.now_ms()
         for i in range(expired):
             await store.create(ttl=0.001, id=f"e{i}")
-        ctx.clock.advance(2)
+        await expire(ctx, Span(began, ctx.now_ms()).after(1))
         start = time.perf_counter()
         await store.purge_expired()
         return time.perf_counter() - start

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import settings as Settings
 
@@ -15,11 +16,18 @@ from sessionstore import SessionStore
 from ..clock import FakeClock
 from ..driver import Driver
 from ..target import StoreFactory, opened
+from .realtime import DEFAULT_TOLERANCE_MS, READ_MARGIN_MS, Span, short_ttl_ms, wall_ms
+
+T = TypeVar("T")
 
 
 @dataclass
 class Ctx:
-    """What an async check gets: a fresh, empty store and the clock it was given."""
+    """What an async check gets: a fresh, empty store and the clock it was given.
+
+    Checks read and pass time through it, the same calls in both modes (see
+    :mod:`.realtime`): the injected clock's exact instants, or the wall clock's with
+    the tolerance."""
 
     store: SessionStore
     clock: FakeClock
@@ -28,10 +36,60 @@ class Ctx:
     profile: str = "dev"
     #: the seed of this run (``--seed``), None for a fresh random one
     seed: int | None = None
+    #: how far (ms) the store's clock may be from the wall clock in real-time mode
+    tolerance_ms: int = DEFAULT_TOLERANCE_MS
 
     @property
     def has_clock(self) -> bool:
         return self.store.capabilities.injectable_clock
+
+    @property
+    def skew_ms(self) -> int:
+        """The tolerance in force: 0 with the injected clock, ``tolerance_ms`` without."""
+        return 0 if self.has_clock else self.tolerance_ms
+
+    @property
+    def short_ttl_ms(self) -> int:
+        """The ttl of sessions that a check lets expire."""
+        return short_ttl_ms(self.skew_ms)
+
+    def now_ms(self) -> int:
+        """The kit's now: the injected clock, else the wall clock (epoch ms)."""
+        return self.clock.ms if self.has_clock else wall_ms()
+
+    async def pass_time(self, ms: int) -> None:
+        """Let ``ms`` pass: advance the injected clock, or sleep for real."""
+        if self.has_clock:
+            self.clock.advance(ms)
+            return
+        deadline = wall_ms() + ms
+        await asyncio.sleep(ms / 1000)
+        # asyncio's timers run on the monotonic clock and may fire a hair early by the wall's
+        if (left := deadline - wall_ms()) > 0:
+            await asyncio.sleep(left / 1000 + 0.001)
+
+    async def pass_until(self, instant_ms: int) -> None:
+        """Let time pass up to ``instant_ms`` (nothing if it is already past)."""
+        await self.pass_time(max(0, instant_ms - self.now_ms()))
+
+    async def timed(self, call: Awaitable[T]) -> tuple[T, Span]:
+        """Await ``call``, noting when it was invoked and when it returned."""
+        start = self.now_ms()
+        result = await call
+        return result, Span(start, self.now_ms())
+
+    def last_live_ms(self, expiry: Span) -> int:
+        """When to invoke a read that must still see the session: 1 ms before the
+        expiry, or in real time :data:`READ_MARGIN_MS` before the earliest instant
+        the tolerance allows."""
+        if self.has_clock:
+            return expiry.start - 1
+        return expiry.start - self.skew_ms - READ_MARGIN_MS
+
+    def first_gone_ms(self, expiry: Span) -> int:
+        """When to invoke a read that must no longer see the session: at the expiry,
+        or in real time once the latest expiry plus the tolerance has passed."""
+        return expiry.end + self.skew_ms
 
     def another(self) -> AbstractAsyncContextManager[SessionStore]:
         """A second fresh store on the same clock (for import and close checks)."""
@@ -49,6 +107,12 @@ class Harness:
     profile: str = "dev"
     #: the seed of this run (``--seed``), None for a fresh random one
     seed: int | None = None
+    #: how far (ms) the store's clock may be from the wall clock in real-time mode
+    tolerance_ms: int = DEFAULT_TOLERANCE_MS
+
+    def context(self, store: SessionStore, clock: FakeClock) -> Ctx:
+        """The Ctx of one async check, carrying this run's settings."""
+        return Ctx(store, clock, self.factory, self.profile, self.seed, self.tolerance_ms)
 
 
 @dataclass(frozen=True)
