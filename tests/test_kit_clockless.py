@@ -100,8 +100,9 @@ def test_every_must_clause_is_decided_but_those_needing_a_missing_hook(report: R
 
 
 def test_real_time_mode_sleeps_little(report: Report) -> None:
-    slept = sum(r.seconds for r in report.checks if r.check.name in EXPIRY_CHECKS)
-    assert slept < 15, slept
+    # purge_cost's 20,000 creates are work, not sleep: the rest is ~6.5 s of sleeping
+    taken = sum(r.seconds for r in report.checks if r.check.name in EXPIRY_CHECKS - {"purge_cost"})
+    assert taken < 15, taken
 
 
 def test_reads_are_decided_by_intervals() -> None:
@@ -145,13 +146,21 @@ def test_a_slow_store_is_not_verified_rather_than_failed() -> None:
 # --- broken stores: first shown to differ directly, then failed by the kit -------------
 
 
+async def first_read(store: ClocklessMemoryStore, ttl: float) -> Session | None:
+    """get right after create, from a read that returned before the expiry."""
+    for _ in range(5):
+        made = await store.create({"a": 1}, ttl=ttl)
+        got = await store.get(made.id)
+        assert made.expires_at is not None
+        if wall_ms() < to_ms(made.expires_at):
+            return got
+    pytest.fail(f"no read returned within {ttl} s of its create")
+
+
 @pytest.mark.anyio
 async def test_expires_early_hides_a_session_before_its_expiry() -> None:
-    for store in (ExpiresEarly(), ClocklessMemoryStore()):
-        made = await store.create({"a": 1}, ttl=0.5)
-        got = await store.get(made.id)
-        assert made.expires_at is not None and wall_ms() < to_ms(made.expires_at)
-        assert (got is None) == isinstance(store, ExpiresEarly)
+    assert await first_read(ExpiresEarly(), ttl=0.5) is None  # 600 ms ahead: already gone
+    assert await first_read(ClocklessMemoryStore(), ttl=0.5) is not None
 
 
 @pytest.mark.anyio
