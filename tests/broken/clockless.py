@@ -23,16 +23,20 @@ class ExpiresEarly(ClocklessMemoryStore):
     """Decides liveness by a clock 600 ms ahead of the one it stamps with: a session
     vanishes 600 ms before its expires_at (breaks LIVE-1)."""
 
+    off_ms = OFF_MS
+
     def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
-        return super()._live(session_id, now + OFF_MS, owner)
+        return super()._live(session_id, now + self.off_ms, owner)
 
 
 class ExpiresLate(ClocklessMemoryStore):
     """Decides liveness by a clock 600 ms behind: an expired session stays readable for
     600 ms after its expires_at (breaks LIVE-1, LIVE-2)."""
 
+    off_ms = OFF_MS
+
     def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
-        return super()._live(session_id, now - OFF_MS, owner)
+        return super()._live(session_id, now - self.off_ms, owner)
 
 
 def _rounded(value: Any) -> Any:
