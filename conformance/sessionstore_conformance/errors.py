@@ -31,6 +31,10 @@ class UsageError(Exception):
     """The kit was pointed at something it cannot use (exit status 2)."""
 
 
+class EmptySelection(UsageError):
+    """No check was selected: a run that verifies nothing must not pass (exit status 2)."""
+
+
 def expect(condition: object, clauses: str | tuple[str, ...], message: str) -> None:
     if not condition:
         raise ClauseViolation((clauses,) if isinstance(clauses, str) else clauses, message)

@@ -28,6 +28,8 @@ class Ctx:
     profile: str = "dev"
     #: the seed of this run (``--seed``), None for a fresh random one
     seed: int | None = None
+    #: how far a store without an injectable clock may be off in real time (``--tolerance-ms``)
+    tolerance_ms: int = 250
 
     @property
     def has_clock(self) -> bool:
@@ -49,6 +51,8 @@ class Harness:
     profile: str = "dev"
     #: the seed of this run (``--seed``), None for a fresh random one
     seed: int | None = None
+    #: how far a store without an injectable clock may be off in real time (``--tolerance-ms``)
+    tolerance_ms: int = 250
 
 
 @dataclass(frozen=True)
