@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .runner import Report
+from .checks import REGISTRY
+from .runner import ClauseResult, Report
 
 STYLE = {
     "pass": "green",
@@ -88,6 +89,22 @@ def _see(report: Report, numbered: list[Failure]) -> dict[str, str]:
     }
 
 
+def _reason(result: ClauseResult, see: dict[str, str]) -> str:
+    """The table's last column: the failure to see, what kept the clause unknown, or the
+    checks that decided it."""
+    if result.outcome in ("fail", "non-strict"):
+        return see.get(result.clause.id, ", ".join(result.checks))
+    if result.messages:
+        return "; ".join(result.messages)
+    if result.outcome != "unknown" or result.checks:
+        return ", ".join(result.checks)
+    if result.skipped:
+        return "could not run: " + "; ".join(result.skipped)
+    if any(result.clause.id in check.clauses for check in REGISTRY):
+        return "not run (not selected)"
+    return "no check in this kit"
+
+
 def replay_command(report: Report, checks: list[str]) -> str:
     parts = ["sessionstore-conformance", "run", report.target, "--profile", report.profile]
     if report.seed is not None:
@@ -141,17 +158,7 @@ def render_terminal(report: Report, out: Console) -> None:
     table.add_column("outcome")
     table.add_column("checks / reason", overflow="fold")
     for result in report.clauses:
-        why = ", ".join(result.checks)
-        if result.outcome in ("fail", "non-strict"):
-            why = see.get(result.clause.id, why)
-        elif result.messages:
-            why = "; ".join(result.messages)
-        elif result.outcome == "unknown":
-            why = (
-                "could not run: " + "; ".join(result.skipped)
-                if result.skipped
-                else "no check in this kit"
-            )
+        why = _reason(result, see)
         table.add_row(
             result.clause.id,
             result.clause.level,
@@ -239,11 +246,7 @@ def to_markdown(report: Report) -> str:
         "|---|---|---|---|",
     ]
     for c in report.clauses:
-        why = ", ".join(c.checks)
-        if c.outcome in ("fail", "non-strict"):
-            why = see.get(c.clause.id, why)
-        elif c.messages:
-            why = "; ".join(c.messages)
+        why = _reason(c, see)
         why = why.replace("|", "\\|")
         lines.append(f"| {c.clause.id} | {c.clause.level} | {c.outcome} | {why} |")
     for f in numbered:

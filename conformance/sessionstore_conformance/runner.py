@@ -37,7 +37,7 @@ from .checks import REGISTRY, Check, Ctx
 from .checks.registry import Harness
 from .clock import FakeClock
 from .driver import Driver, NoAnswer
-from .errors import ClauseViolation, EmptySelection, NotVerified, UsageError
+from .errors import ClauseViolation, EmptySelection, NotVerified, UsageError, witnessing
 from .spec import Clause, clauses
 from .target import StoreFactory, opened, resolve
 
@@ -219,46 +219,56 @@ def run_check(check: Check, harness: Harness, time_limit: float | None = None) -
     def result(status: str, message: str = "", *blame: Any) -> CheckResult:
         return CheckResult(check, status, time.perf_counter() - start, message, *blame)
 
-    try:
-        with harness.driver.deadline(time_limit):
-            if check.is_async:
-                harness.driver.call(_run_async, check, harness)
-            else:
-                check.run(harness)
-    except ClauseViolation as violation:
-        found = violation.counterexample or _hypothesis_notes(violation)
-        return result("failed", violation.message, violation.clauses, found)
-    except NotVerified as unsure:
-        return result("unknown", unsure.message)
-    except UsageError:
-        raise
-    except NoAnswer as silence:  # a hung store: this check's clauses fail, the run goes on
-        return result("failed", f"no answer in {silence.limit:g} s", check.clauses)
-    except Flaky as flaky:
-        violations = [e for e in getattr(flaky, "exceptions", ()) if isinstance(e, ClauseViolation)]
-        if violations:  # what the first run saw, blamed on its clauses
-            first = violations[0]
-            blamed = tuple(dict.fromkeys(c for v in violations for c in v.clauses))
-            found = first.counterexample or _hypothesis_notes(first)
+    with witnessing() as seen:
+        try:
+            with harness.driver.deadline(time_limit):
+                if check.is_async:
+                    harness.driver.call(_run_async, check, harness)
+                else:
+                    check.run(harness)
+        except ClauseViolation as violation:
+            found = violation.counterexample or _hypothesis_notes(violation)
+            return result("failed", violation.message, violation.clauses, found)
+        except NotVerified as unsure:
+            return result("unknown", unsure.message)
+        except UsageError:
+            raise
+        except NoAnswer as silence:  # a hung store: this check's clauses fail, the run goes on
+            return result("failed", f"no answer in {silence.limit:g} s", check.clauses)
+        except Flaky as flaky:
+            return _flaky(result, check, flaky, seen)
+        except Exception as exc:  # an unexpected error fails every clause the check exercises
+            saw = "".join(traceback.format_exception(exc, limit=-6)).strip()
+            notes = _hypothesis_notes(exc)
             return result(
-                "failed", f"{TIMING_DEPENDENT}. First seen: {first.message}", blamed, found
+                "failed",
+                f"unexpected {_first_line(exc)}",
+                check.clauses,
+                f"{notes}\n\n{saw}" if notes else saw,
             )
+    return result("passed")
+
+
+def _flaky(
+    result: Callable[..., CheckResult], check: Check, flaky: Flaky, seen: list[ClauseViolation]
+) -> CheckResult:
+    """The same steps passed and failed on a replay: blame the violations the kit saw
+    (those Hypothesis wraps first, else any raised during the check), never the whole
+    check, unless it saw none."""
+    wrapped = [e for e in getattr(flaky, "exceptions", ()) if isinstance(e, ClauseViolation)]
+    witnessed = wrapped or seen
+    if not witnessed:
         return result(
             "failed",
             f"{TIMING_DEPENDENT}. Hypothesis: {_first_line(flaky)}",
             check.clauses,
             _hypothesis_notes(flaky),
         )
-    except Exception as exc:  # an unexpected error fails every clause the check exercises
-        saw = "".join(traceback.format_exception(exc, limit=-6)).strip()
-        notes = _hypothesis_notes(exc)
-        return result(
-            "failed",
-            f"unexpected {_first_line(exc)}",
-            check.clauses,
-            f"{notes}\n\n{saw}" if notes else saw,
-        )
-    return result("passed")
+    shown = witnessed[0] if wrapped else witnessed[-1]  # the one Hypothesis kept, or the last
+    blamed = tuple(dict.fromkeys(c for v in witnessed for c in v.clauses))
+    found = shown.counterexample or _hypothesis_notes(shown) or _hypothesis_notes(flaky)
+    seen_as = f"{len(witnessed)} violations seen; the last" if not wrapped else "First seen"
+    return result("failed", f"{TIMING_DEPENDENT}. {seen_as}: {shown.message}", blamed, found)
 
 
 def _first_line(exc: BaseException) -> str:
