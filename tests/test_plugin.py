@@ -119,3 +119,29 @@ def test_plugin_require_verified_fails_unknown_must_clauses(pytester: pytest.Pyt
     )
     assert required.ret == pytest.ExitCode.TESTS_FAILED
     required.assert_outcomes(passed=1)  # the item passed; the run did not verify enough
+
+
+def test_plugin_prints_a_counterexample_once(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from sessionstore_conformance.checks.registry import check
+        from sessionstore_conformance.errors import ClauseViolation
+
+        @check("GET-1", "LIVE-1")
+        async def check_probe(ctx):
+            violation = ClauseViolation(("GET-1", "LIVE-1"), "an expired session was read")
+            violation.counterexample = "state.get(id='UNIQUE-STEP')"
+            raise violation
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--sessionstore=memory://", "--sessionstore-profile=ci", "-p", "no:cacheprovider",
+        "-k", "probe",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*violates GET-1, LIVE-1: an expired session was read*", "*failure 1 of the*report*"]
+    )
+    assert text.count("UNIQUE-STEP") == 1, text  # in the report, not again in the item
+    assert text.count("an expired session was read") == 2  # the item's line and failure 1

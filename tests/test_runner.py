@@ -130,6 +130,24 @@ def test_a_hung_store_fails_its_checks_and_the_run_goes_on() -> None:
     assert report.failed
 
 
+def test_a_search_cut_at_the_time_limit_reports_what_it_saw(harness: Harness) -> None:
+    def body(harness: Harness) -> None:
+        @settings(harness.settings)
+        @given(st.lists(st.integers(), min_size=3))
+        def slow_search(ns: list[int]) -> None:
+            harness.driver.call(asyncio.sleep, 0.2)  # a slow store: shrinking takes long
+            raise ClauseViolation(("LIVE-1",), f"an expired session was read ({ns})")
+
+        slow_search()
+
+    started = time.monotonic()
+    result = run_check(sync_check(body), harness, time_limit=1.0)
+    assert time.monotonic() - started < 10
+    assert result.blamed == ("LIVE-1",)  # not every clause the check exercises
+    assert "an expired session was read" in result.message
+    assert " 1 s; the last of " in result.message and "maybe not minimal" in result.message
+
+
 def test_an_empty_selection_is_an_error() -> None:
     with pytest.raises(EmptySelection):
         run("memory://", select=lambda c: False)

@@ -28,14 +28,20 @@ CANCEL_GRACE = 2.0
 
 
 class NoAnswer(BaseException):
-    """The store did not answer before the check's deadline.
+    """The check's deadline passed: the store did not answer a call in time (``waiting``),
+    or the check as a whole (e.g. a long shrink) outran its limit.
 
     A BaseException, so that neither Hypothesis nor a check's ``except Exception``
     mistakes it for a failing example and replays it: it ends the check at once."""
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float, *, waiting: bool) -> None:
         self.limit = limit
-        super().__init__(f"no answer in {limit:g} s")
+        self.waiting = waiting
+        super().__init__(
+            f"no answer in {limit:g} s"
+            if waiting
+            else f"the check did not finish within its time limit of {limit:g} s"
+        )
 
 
 class Driver:
@@ -51,6 +57,9 @@ class Driver:
         if self._deadline is None:
             return self._loop.run_until_complete(fn(*args, **kwargs))
         left = CANCEL_GRACE if self._expired else self._deadline - time.monotonic()
+        if left <= 0:  # a quick store never waits, so the deadline is checked before calls too
+            self._expired = True
+            raise NoAnswer(self._limit, waiting=False)
         return self._loop.run_until_complete(self._bounded(fn(*args, **kwargs), left))
 
     async def _bounded(self, work: Awaitable[T], seconds: float) -> T:
@@ -62,7 +71,7 @@ class Driver:
             await asyncio.wait({task}, timeout=CANCEL_GRACE)
             if task.done() and not task.cancelled():
                 task.exception()  # retrieved: the timeout is the news, not its fallout
-            raise NoAnswer(self._limit)
+            raise NoAnswer(self._limit, waiting=True)
         return task.result()
 
     @contextmanager

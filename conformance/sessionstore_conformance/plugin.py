@@ -24,7 +24,7 @@ from .checks import REGISTRY, Check
 from .driver import Driver
 from .errors import UsageError
 from .profiles import CHECK_TIMEOUT, PROFILES
-from .report import console, render_terminal
+from .report import console, failures, render_terminal
 from .runner import CheckResult, Options, Report, Session, make_report
 
 _STATE = pytest.StashKey["_KitState"]()
@@ -129,9 +129,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 class ConformanceFailure(Exception):
-    def __init__(self, result: CheckResult) -> None:
+    def __init__(self, result: CheckResult, number: int) -> None:
         super().__init__(result.message)
         self.result = result
+        #: its number among the report's failures, where its counterexample is printed
+        self.number = number
 
 
 class ConformanceItem(pytest.Item):
@@ -151,22 +153,27 @@ class ConformanceItem(pytest.Item):
             pytest.skip(f"the store does not declare {result.message.removeprefix('needs ')}")
         if result.status == "unknown":
             if state.options.require_verified:
-                raise ConformanceFailure(result)
+                raise ConformanceFailure(result, 0)
             pytest.skip(f"not verified: {result.message}")
         if result.non_strict and not state.options.strict:
             pytest.xfail(f"SHOULD/MAY not met ({', '.join(result.blamed)}): {result.message}")
         if result.status == "failed":
-            raise ConformanceFailure(result)
+            report = state.report()
+            assert report is not None
+            number = next(f.number for f in failures(report) if self.check.name in f.checks)
+            raise ConformanceFailure(result, number)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ConformanceFailure):
             result = excinfo.value.result
             if result.status == "unknown":
                 return f"not verified (--sessionstore-require-verified): {result.message}"
-            text = f"violates {', '.join(result.blamed)}: {result.message}"
-            if result.counterexample:
-                text += f"\n\ncounterexample:\n{result.counterexample}"
-            return text
+            # the counterexample is printed once, in the report at the end of the run
+            return (
+                f"violates {', '.join(result.blamed)}: {result.message}\n"
+                f"(failure {excinfo.value.number} of the sessionstore report below: "
+                "counterexample and replay)"
+            )
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[str, int | None, str]:

@@ -233,8 +233,8 @@ def run_check(check: Check, harness: Harness, time_limit: float | None = None) -
             return result("unknown", unsure.message)
         except UsageError:
             raise
-        except NoAnswer as silence:  # a hung store: this check's clauses fail, the run goes on
-            return result("failed", f"no answer in {silence.limit:g} s", check.clauses)
+        except NoAnswer as late:  # a hung store: this check's clauses fail, the run goes on
+            return _late(result, check, late, seen)
         except Flaky as flaky:
             return _flaky(result, check, flaky, seen)
         except Exception as exc:  # an unexpected error fails every clause the check exercises
@@ -247,6 +247,22 @@ def run_check(check: Check, harness: Harness, time_limit: float | None = None) -
                 f"{notes}\n\n{saw}" if notes else saw,
             )
     return result("passed")
+
+
+def _late(
+    result: Callable[..., CheckResult], check: Check, late: NoAnswer, seen: list[ClauseViolation]
+) -> CheckResult:
+    """Past the time limit: a violation seen before it (a search cut short while
+    shrinking) is the news; else every clause the check exercises fails."""
+    if not seen:
+        return result("failed", str(late), check.clauses)
+    last = seen[-1]
+    return result(
+        "failed",
+        f"{last.message} ({late}; the last of {len(seen)} violations seen, maybe not minimal)",
+        last.clauses,
+        last.counterexample or _hypothesis_notes(last),
+    )
 
 
 def _flaky(
