@@ -148,6 +148,16 @@ def test_a_search_cut_at_the_time_limit_reports_what_it_saw(harness: Harness) ->
     assert " 1 s; the last of " in result.message and "maybe not minimal" in result.message
 
 
+def test_a_check_that_outruns_its_limit_on_a_live_store_is_unknown(harness: Harness) -> None:
+    def body(harness: Harness) -> None:
+        for _ in range(100):  # a long search on a store that answers every call
+            harness.driver.call(asyncio.sleep, 0.05)
+
+    result = run_check(sync_check(body), harness, time_limit=0.5)
+    assert result.status == "unknown"  # a loaded machine is no fault of the store
+    assert "did not finish within its time limit of 0.5 s" in result.message
+
+
 def test_an_empty_selection_is_an_error() -> None:
     with pytest.raises(EmptySelection):
         run("memory://", select=lambda c: False)

@@ -6,9 +6,10 @@ portal (an event loop in a second thread) was the first design; measured here it
 makes hundreds of thousands of calls while shrinking.
 
 Time limits: while a :meth:`Driver.deadline` is set, every :meth:`Driver.call` gets
-only the time left. A call still running at the deadline is cancelled and
-:class:`NoAnswer` is raised — for an async check (one call) and for a sync check that
-makes thousands of calls alike. A store that blocks the event loop synchronously
+only the time left, and none starts after it. A call still running at the deadline
+gets a short grace: if it answers, the check merely outran its limit; if not, it is
+cancelled and the store did not answer. Either way :class:`NoAnswer` is raised — for an
+async check (one call) and for a sync check that makes thousands of calls alike. A store that blocks the event loop synchronously
 (``time.sleep``, a blocking socket read) cannot be interrupted this way: the loop
 never regains control until the store returns.
 """
@@ -23,6 +24,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: Seconds a call under way at the deadline may still take to answer (then the check
+#: outran its limit) before it counts as no answer (then the store hung).
+ANSWER_GRACE = 5.0
 #: Seconds a cancelled call may take to unwind (close its store) before it is abandoned.
 CANCEL_GRACE = 2.0
 
@@ -42,6 +46,15 @@ class NoAnswer(BaseException):
             if waiting
             else f"the check did not finish within its time limit of {limit:g} s"
         )
+
+
+async def _finished(task: asyncio.Future[Any], seconds: float) -> bool:
+    """Whether ``task`` ends within ``seconds``; its outcome, if an error, is retrieved
+    (after a timeout, the timeout is the news)."""
+    await asyncio.wait({task}, timeout=max(0.0, seconds))
+    if task.done() and not task.cancelled():
+        task.exception()
+    return task.done()
 
 
 class Driver:
@@ -64,15 +77,16 @@ class Driver:
 
     async def _bounded(self, work: Awaitable[T], seconds: float) -> T:
         task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task}, timeout=max(0.0, seconds))
-        if not done:
-            self._expired = True
-            task.cancel()  # a store awaiting forever is cancelled; its cleanup gets a grace
-            await asyncio.wait({task}, timeout=CANCEL_GRACE)
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: the timeout is the news, not its fallout
-            raise NoAnswer(self._limit, waiting=True)
-        return task.result()
+        if await _finished(task, seconds):
+            return task.result()
+        self._expired = True
+        # a call under way at the deadline may be a slow answer on a loaded machine, not a
+        # hang: a grace tells the two apart
+        if await _finished(task, min(ANSWER_GRACE, self._limit)):
+            raise NoAnswer(self._limit, waiting=False)
+        task.cancel()  # a store awaiting forever is cancelled; its cleanup gets a grace
+        await _finished(task, CANCEL_GRACE)
+        raise NoAnswer(self._limit, waiting=True)
 
     @contextmanager
     def deadline(self, seconds: float | None) -> Iterator[None]:
