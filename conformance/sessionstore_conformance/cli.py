@@ -121,7 +121,9 @@ def run_command(
     def progress(index: int, total: int, result: CheckResult) -> None:
         if not quiet:
             mark = "[yellow]non-strict[/]" if result.non_strict else MARK[result.status]
-            note = f" — {escape(result.message)}" if result.status != "passed" else ""
+            # a glimpse only: the report prints each failure once, in full
+            brief = result.message if len(result.message) <= 100 else result.message[:99] + "…"
+            note = f" — {escape(brief)}" if result.status != "passed" else ""
             console.print(
                 f"\\[{index:>2}/{total}] {result.check.name:<32} {mark} "
                 f"({result.seconds:.2f} s){note}",

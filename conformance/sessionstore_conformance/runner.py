@@ -10,8 +10,10 @@ counterexample), skipped (a capability or test hook it needs is missing) or unkn
 - Hypothesis's ``Flaky`` (the same steps passed and failed when replayed) blames the
   clauses of the violations it wraps, else every clause the check exercises, and says
   that the store's results depend on real time;
-- no answer within the limit, or an unexpected exception, blames every clause the check
-  exercises, with what the kit saw.
+- past the time limit, a violation already seen (a search cut while shrinking) is
+  blamed on its clauses; a store that did not answer fails every clause the check
+  exercises; a check that merely outran its limit, the store answering, is unknown;
+- an unexpected exception blames every clause the check exercises, with its traceback.
 
 :func:`decide` then turns check results into one outcome per clause, and
 :class:`Report` into the run's verdict: a failed MUST clause fails the run; a failed
@@ -216,8 +218,11 @@ def run_check(check: Check, harness: Harness, time_limit: float | None = None) -
     """Run one check within ``time_limit`` seconds and say what it found."""
     start = time.perf_counter()
 
-    def result(status: str, message: str = "", *blame: Any) -> CheckResult:
-        return CheckResult(check, status, time.perf_counter() - start, message, *blame)
+    def result(
+        status: str, message: str = "", blamed: tuple[str, ...] = (), counterexample: str = ""
+    ) -> CheckResult:
+        seconds = time.perf_counter() - start
+        return CheckResult(check, status, seconds, message, blamed, counterexample)
 
     with witnessing() as seen:
         try:
