@@ -43,7 +43,9 @@ def test_broken_store_fails_with_counterexample(tmp_path: Path) -> None:
         "def factory(*, clock):\n"
         "    return MemoryStore(clock=clock)\n"
     )
-    out = run_cli("run", "leaky:factory", "--profile", "ci", "-q", cwd=tmp_path)
+    # a loaded machine may shrink for minutes: no time limit may cut the counterexample here
+    args = ["run", "leaky:factory", "--profile", "ci", "-q", "--check-timeout", "900"]
+    out = run_cli(*args, cwd=tmp_path)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "LIVE-1" in out.stdout and "FAIL" in out.stdout
     assert "Counterexample" in out.stdout and "state." in out.stdout
