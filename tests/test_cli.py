@@ -43,7 +43,9 @@ def test_broken_store_fails_with_counterexample(tmp_path: Path) -> None:
         "def factory(*, clock):\n"
         "    return MemoryStore(clock=clock)\n"
     )
-    out = run_cli("run", "leaky:factory", "--profile", "ci", "-q", cwd=tmp_path)
+    # a loaded machine may shrink for minutes: no time limit may cut the counterexample here
+    args = ["run", "leaky:factory", "--profile", "ci", "-q", "--check-timeout", "900"]
+    out = run_cli(*args, cwd=tmp_path)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "LIVE-1" in out.stdout and "FAIL" in out.stdout
     assert "Counterexample" in out.stdout and "state." in out.stdout
@@ -67,3 +69,67 @@ def test_bad_usage_exits_2(args: list[str], message: str) -> None:
 def test_help_lists_commands() -> None:
     out = run_cli("--help")
     assert out.returncode == 0 and "run" in out.stdout and "clauses" in out.stdout
+
+
+NO_STREAMING = (
+    "from sessionstore.backends.memory import MemoryStore\n"
+    "class NoStreaming(MemoryStore):\n"
+    "    export_chunks = None  # EXPORT-2 is a SHOULD: not met, but not a failure\n"
+    "def factory(*, clock):\n"
+    "    return NoStreaming(clock=clock)\n"
+)
+
+
+def test_an_empty_selection_exits_2() -> None:
+    out = run_cli("run", "memory://", "-k", "nonexistent")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "'nonexistent' matches no check" in out.stdout
+
+
+def test_require_verified_fails_a_run_that_leaves_must_clauses_unknown() -> None:
+    lax = run_cli("run", "memory://", "--profile", "ci", "-k", "declarations", "-q")
+    assert lax.returncode == 0, lax.stdout + lax.stderr
+    last = lax.stdout.rstrip().splitlines()[-1]
+    assert last.startswith("PASS — but ") and "MUST clauses not verified: REC-1" in last
+    required = run_cli(
+        "run", "memory://", "--profile", "ci", "-k", "declarations", "-q", "--require-verified"
+    )
+    assert required.returncode == 1, required.stdout + required.stderr
+    assert required.stdout.rstrip().splitlines()[-1].startswith("FAIL — and ")
+
+
+def test_strict_fails_a_should_clause_that_is_not_met(tmp_path: Path) -> None:
+    (tmp_path / "nostream.py").write_text(NO_STREAMING)
+    args = ["run", "nostream:factory", "--profile", "ci", "-k", "export_chunks", "-q"]
+    lax = run_cli(*args, cwd=tmp_path)
+    assert lax.returncode == 0, lax.stdout + lax.stderr
+    assert "EXPORT-2" in lax.stdout and "non-strict" in lax.stdout
+    strict = run_cli(*args, "--strict", cwd=tmp_path)
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+
+
+def test_seed_tolerance_and_timeout_are_taken() -> None:
+    out = run_cli(
+        "run", "memory://", "--profile", "dev", "-k", "declarations", "-q",
+        "--seed", "1234", "--tolerance-ms", "400", "--check-timeout", "30",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "seed 1234" in out.stdout
+
+
+def test_a_hung_store_fails_with_no_answer(tmp_path: Path) -> None:
+    (tmp_path / "hung.py").write_text(
+        "import asyncio\n"
+        "from sessionstore.backends.memory import MemoryStore\n"
+        "class Hung(MemoryStore):\n"
+        "    async def get(self, id, *, owner=None):\n"
+        "        await asyncio.sleep(3600)\n"
+        "def factory(*, clock):\n"
+        "    return Hung(clock=clock)\n"
+    )
+    out = run_cli(
+        "run", "hung:factory", "--profile", "ci", "-k", "get", "--check-timeout", "0.5",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "no answer in 0.5 s" in out.stdout

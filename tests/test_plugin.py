@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 
@@ -55,3 +58,90 @@ def test_without_the_option_the_plugin_adds_nothing(pytester: pytest.Pytester) -
     pytester.makepyfile("def test_one():\n    assert 1 + 1 == 2\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+STORES = {
+    # its only fault is a SHOULD (EXPORT-2): both pass it
+    "nostream": (
+        "from sessionstore.backends.memory import MemoryStore\n"
+        "class NoStreaming(MemoryStore):\n"
+        "    export_chunks = None\n"
+        "def factory(*, clock):\n"
+        "    return NoStreaming(clock=clock)\n",
+        "export_chunks",
+        0,
+    ),
+    # a MUST (TOUCH-1): both fail it
+    "notouch": (
+        "from sessionstore.backends.memory import MemoryStore\n"
+        "class NoTouch(MemoryStore):\n"
+        "    async def touch(self, id, ttl, *, owner=None):\n"
+        "        return await self.get(id, owner=owner)  # extends nothing\n"
+        "def factory(*, clock):\n"
+        "    return NoTouch(clock=clock)\n",
+        "touch",
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+@pytest.mark.parametrize("strict", [False, True])
+def test_plugin_and_cli_agree(pytester: pytest.Pytester, store: str, strict: bool) -> None:
+    code, only, verdict = STORES[store]
+    pytester.makepyfile(**{store: code})
+    target = f"--sessionstore={store}:factory"
+    plugin = pytester.runpytest_subprocess(
+        target, "--sessionstore-profile=ci", "-p", "no:cacheprovider", "-k", only,
+        *(["--sessionstore-strict"] if strict else []),
+    )  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "sessionstore_conformance.cli", "run", f"{store}:factory"]
+        + ["--profile", "ci", "-k", only, "-q"] + (["--strict"] if strict else []),
+        capture_output=True, text=True, timeout=600, cwd=pytester.path,
+    )  # fmt: skip
+    expected = 1 if strict else verdict
+    assert cli.returncode == expected, cli.stdout
+    assert int(plugin.ret) == expected, plugin.stdout.str()
+    if store == "nostream" and not strict:
+        plugin.assert_outcomes(xfailed=1)  # reported, not a failed test
+
+
+def test_plugin_require_verified_fails_unknown_must_clauses(pytester: pytest.Pytester) -> None:
+    args = ["--sessionstore=memory://", "--sessionstore-profile=ci", "-p", "no:cacheprovider"]
+    lax = pytester.runpytest_subprocess(*args, "-k", "declarations")
+    assert lax.ret == pytest.ExitCode.OK
+    lines = lax.stdout.lines
+    verdict = next(line for line in lines if line.startswith("PASS — but "))
+    assert "MUST clauses not verified: REC-1" in verdict and verdict.endswith("profile ci)")
+    required = pytester.runpytest_subprocess(
+        *args, "-k", "declarations", "--sessionstore-require-verified"
+    )
+    assert required.ret == pytest.ExitCode.TESTS_FAILED
+    required.assert_outcomes(passed=1)  # the item passed; the run did not verify enough
+
+
+def test_plugin_prints_a_counterexample_once(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from sessionstore_conformance.checks.registry import check
+        from sessionstore_conformance.errors import ClauseViolation
+
+        @check("GET-1", "LIVE-1")
+        async def check_probe(ctx):
+            violation = ClauseViolation(("GET-1", "LIVE-1"), "an expired session was read")
+            violation.counterexample = "state.get(id='UNIQUE-STEP')"
+            raise violation
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--sessionstore=memory://", "--sessionstore-profile=ci", "-p", "no:cacheprovider",
+        "-k", "probe",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*violates GET-1, LIVE-1: an expired session was read*", "*failure 1 of the*report*"]
+    )
+    assert text.count("UNIQUE-STEP") == 1, text  # in the report, not again in the item
+    assert text.count("an expired session was read") == 2  # the item's line and failure 1

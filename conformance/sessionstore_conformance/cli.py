@@ -1,6 +1,8 @@
 """``sessionstore-conformance``: run the kit against a store and print the clause report.
 
-Exit status: 0 every claimed MUST clause passes, 1 a MUST clause fails, 2 bad usage.
+Exit status: 0 no claimed MUST clause fails; 1 a MUST clause fails (with ``--strict``,
+a SHOULD/MAY clause too; with ``--require-verified``, a MUST clause left unknown too);
+2 bad usage, including a selection of no check.
 """
 
 from __future__ import annotations
@@ -8,13 +10,14 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
+from rich.markup import escape
 
-from .errors import UsageError
+from .errors import EmptySelection, UsageError
 from .linearizability import save_histories_to
-from .profiles import PROFILES
+from .profiles import CHECK_TIMEOUT, PROFILES
+from .report import console as make_console
 from .report import render_terminal, to_markdown, write_json
-from .runner import CheckResult, run
+from .runner import CheckResult, Options, run
 
 MARK = {
     "passed": "[green]ok[/]",
@@ -65,6 +68,34 @@ def main() -> None:
     envvar="SESSIONSTORE_SAVE_HISTORIES",
     help="Save concurrent histories of failing or unverified checks here (Porcupine JSON).",
 )
+@click.option(
+    "--seed",
+    type=int,
+    help="Seed the checks' random choices, to replay a failing run (the report prints it).",
+)
+@click.option(
+    "--check-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Time limit per check; a store that does not answer in time fails that check's "
+    "clauses. Default per profile: "
+    + ", ".join(f"{name} {limit:g} s" for name, limit in CHECK_TIMEOUT.items())
+    + ".",
+)
+@click.option(
+    "--tolerance-ms",
+    type=click.IntRange(min=0),
+    metavar="MS",
+    help="How far a store without an injectable clock may be off in real time.",
+)
+@click.option(
+    "--strict", is_flag=True, help="A SHOULD/MAY clause that is not met fails the run too."
+)
+@click.option(
+    "--require-verified",
+    is_flag=True,
+    help="A MUST clause left unknown (not verified) fails the run too: for CI.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No per-check progress lines.")
 def run_command(
     target: str,
@@ -73,20 +104,28 @@ def run_command(
     json_path: str | None,
     markdown_path: str | None,
     histories_dir: str | None,
+    seed: int | None,
+    check_timeout: float | None,
+    tolerance_ms: int | None,
+    strict: bool,
+    require_verified: bool,
     quiet: bool,
 ) -> None:
     """Check the store TARGET: a store URL (memory://) or package.module:factory, a
     callable taking the keyword `clock` and returning a store, an awaitable of one,
     or an async context manager yielding one. Each call must give a fresh, empty store."""
-    console = Console(highlight=False)
+    console = make_console()
     if histories_dir:
         save_histories_to(histories_dir)
 
     def progress(index: int, total: int, result: CheckResult) -> None:
         if not quiet:
-            note = f" — {result.message}" if result.status != "passed" else ""
+            mark = "[yellow]non-strict[/]" if result.non_strict else MARK[result.status]
+            # a glimpse only: the report prints each failure once, in full
+            brief = result.message if len(result.message) <= 100 else result.message[:99] + "…"
+            note = f" — {escape(brief)}" if result.status != "passed" else ""
             console.print(
-                f"[{index:>2}/{total}] {result.check.name:<32} {MARK[result.status]} "
+                f"\\[{index:>2}/{total}] {result.check.name:<32} {mark} "
                 f"({result.seconds:.2f} s){note}",
                 soft_wrap=True,
             )
@@ -96,8 +135,12 @@ def run_command(
         ids = getattr(check, "clauses", ())
         return only is None or only in name or any(only in c for c in ids)
 
+    options = Options(profile, seed, check_timeout, tolerance_ms, strict, require_verified)
     try:
-        report = run(target, profile=profile, select=chosen, progress=progress)
+        report = run(target, select=chosen, progress=progress, options=options)
+    except EmptySelection:
+        console.print(f"[bold red]error:[/] -k {only!r} matches no check name or clause id")
+        sys.exit(2)
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         sys.exit(2)

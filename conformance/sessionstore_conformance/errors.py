@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+#: Every violation raised while the runner witnesses a check (see :func:`witnessing`).
+_witnessed: list[list[ClauseViolation]] = []
+
 
 class ClauseViolation(AssertionError):
     """The store broke the named clauses; ``message`` says how."""
@@ -15,6 +18,20 @@ class ClauseViolation(AssertionError):
         #: the minimal failing program or history, when a search found one
         self.counterexample = ""
         super().__init__(f"[{', '.join(self.clauses)}] {message}")
+        if _witnessed:
+            _witnessed[-1].append(self)
+
+
+@contextmanager
+def witnessing() -> Iterator[list[ClauseViolation]]:
+    """Collects every violation made within the block, even those that a failure of the
+    test machinery (Hypothesis's ``Flaky``) hides: what the kit saw, for the right blame."""
+    seen: list[ClauseViolation] = []
+    _witnessed.append(seen)
+    try:
+        yield seen
+    finally:
+        _witnessed.remove(seen)
 
 
 class NotVerified(Exception):
@@ -29,6 +46,10 @@ class NotVerified(Exception):
 
 class UsageError(Exception):
     """The kit was pointed at something it cannot use (exit status 2)."""
+
+
+class EmptySelection(UsageError):
+    """No check was selected: a run that verifies nothing must not pass (exit status 2)."""
 
 
 def expect(condition: object, clauses: str | tuple[str, ...], message: str) -> None:

@@ -1,8 +1,14 @@
-"""Hypothesis settings profiles of the kit: ``ci`` (derandomized), ``dev``, ``thorough``."""
+"""Hypothesis settings profiles of the kit: ``ci`` (derandomized), ``dev``, ``thorough``;
+each profile's time limit per check; and :func:`seeded`, how a check replays a run's seed."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, seed, settings
+
+T = TypeVar("T", bound=Callable[..., Any])
 
 
 def _profile(examples: int, steps: int, *, derandomize: bool = False) -> settings:
@@ -36,3 +42,18 @@ def crash_trials(profile: settings) -> int:
         if profile is known:
             return CRASH_TRIALS[name]
     return max(10, min(100, profile.max_examples // 10))
+
+
+#: Seconds each check may take, per profile (``--check-timeout`` overrides): a store that
+#: stops answering fails that check's clauses with "no answer in N s", and the run goes on.
+CHECK_TIMEOUT = {"ci": 120.0, "dev": 300.0, "thorough": 1800.0}
+
+
+def seeded(test: T, run_seed: int | None) -> T:
+    """``test`` (a ``@given`` function or a state machine class) replaying ``run_seed``.
+
+    Every Hypothesis check applies it to what it runs, with the harness's or ctx's
+    ``seed``: ``run_state_machine_as_test(seeded(Machine, harness.seed), ...)`` or
+    ``seeded(given(...)(body), harness.seed)()``. Without a seed (None) the test is
+    returned as it is: the profile decides (``ci`` is derandomized)."""
+    return test if run_seed is None else seed(run_seed)(test)

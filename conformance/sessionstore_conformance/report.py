@@ -1,16 +1,23 @@
-"""Rendering a :class:`~sessionstore_conformance.runner.Report`: terminal, JSON, Markdown."""
+"""Rendering a :class:`~sessionstore_conformance.runner.Report`: terminal, JSON, Markdown.
+
+Each distinct failure (a failed check's message and counterexample) is printed once,
+numbered, with every clause it touches; the clause table refers to it ("see failure 1").
+The last line is the verdict, and it names the MUST clauses the run did not verify.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from typing import Any
+import shlex
+from dataclasses import asdict, dataclass
+from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .runner import Report
+from .checks import REGISTRY
+from .runner import ClauseResult, Report
 
 STYLE = {
     "pass": "green",
@@ -20,6 +27,93 @@ STYLE = {
     "unknown": "magenta",
 }
 REPORT_FORMAT_VERSION = 1
+#: The width of output that goes to a file or a pipe: wide enough never to fold a line.
+UNFOLDED = 10_000
+
+
+def console(
+    file: IO[str] | None = None, *, terminal: bool | None = None, width: int | None = None
+) -> Console:
+    """A Console that folds lines only on a terminal: piped or redirected output (CI logs,
+    ``| less``, files) keeps its long lines whole instead of rich's 80 columns.
+    ``terminal``/``width``: what the caller knows better (pytest's own terminal writer)."""
+    probe = Console(file=file)
+    on_terminal = probe.is_terminal if terminal is None else terminal
+    return Console(
+        file=file,
+        width=(width or probe.width) if on_terminal else UNFOLDED,
+        soft_wrap=not on_terminal,
+        highlight=False,
+    )
+
+
+@dataclass
+class Failure:
+    """One distinct failure: what the kit saw, once, and every clause it touches."""
+
+    number: int
+    checks: list[str]
+    clauses: list[str]
+    message: str
+    counterexample: str
+    #: only SHOULD/MAY clauses: reported, not failing (unless strict)
+    non_strict: bool
+
+
+def failures(report: Report) -> list[Failure]:
+    found: dict[tuple[str, str], Failure] = {}
+    for result in report.checks:
+        if result.status != "failed":
+            continue
+        key = (result.message, result.counterexample)
+        if key not in found:
+            found[key] = Failure(
+                len(found) + 1, [], [], result.message, result.counterexample, True
+            )
+        failure = found[key]
+        failure.checks.append(result.check.name)
+        failure.clauses += [c for c in result.blamed if c not in failure.clauses]
+        failure.non_strict = failure.non_strict and result.non_strict
+    return list(found.values())
+
+
+def _see(report: Report, numbered: list[Failure]) -> dict[str, str]:
+    """Per blamed clause: "see failure 1, 3"."""
+    refs: dict[str, list[str]] = {}
+    for failure in numbered:
+        for clause in failure.clauses:
+            refs.setdefault(clause, []).append(str(failure.number))
+    return {
+        clause: f"see failure{'s' if len(nums) > 1 else ''} {', '.join(nums)}"
+        for clause, nums in refs.items()
+    }
+
+
+def _reason(result: ClauseResult, see: dict[str, str]) -> str:
+    """The table's last column: the failure to see, what kept the clause unknown, or the
+    checks that decided it."""
+    if result.outcome in ("fail", "non-strict"):
+        return see.get(result.clause.id, ", ".join(result.checks))
+    if result.messages:
+        return "; ".join(result.messages)
+    if result.outcome != "unknown" or result.checks:
+        return ", ".join(result.checks)
+    if result.skipped:
+        return "could not run: " + "; ".join(result.skipped)
+    if any(result.clause.id in check.clauses for check in REGISTRY):
+        return "not run (not selected)"
+    return "no check in this kit"
+
+
+def replay_command(report: Report, checks: list[str]) -> str:
+    parts = ["sessionstore-conformance", "run", report.target, "--profile", report.profile]
+    if report.seed is not None:
+        parts += ["--seed", str(report.seed)]
+    if report.options.tolerance_ms is not None:
+        parts += ["--tolerance-ms", str(report.options.tolerance_ms)]
+    if len(checks) == 1:
+        parts += ["-k", checks[0]]
+    return shlex.join(parts)
 
 
 def summary_line(report: Report) -> str:
@@ -30,52 +124,76 @@ def summary_line(report: Report) -> str:
     )
 
 
-def render_terminal(report: Report, console: Console) -> None:
+def verdict_line(report: Report) -> str:
+    """The last line: the verdict, and what it leaves unverified."""
+    verdict = "FAIL" if report.failed else "PASS"
+    unverified = report.unverified_must
+    if unverified:
+        how = "and" if report.failed else "but"
+        verdict += (
+            f" — {how} {len(unverified)} MUST clause{'s' if len(unverified) > 1 else ''} "
+            f"not verified: {', '.join(unverified)}"
+        )
+        if not report.options.require_verified:
+            verdict += " (--require-verified fails such a run)"
+    return f"{verdict} — {summary_line(report)}"
+
+
+def render_terminal(report: Report, out: Console) -> None:
     claimed = [name for name, on in asdict(report.capabilities).items() if on]
-    console.print(
-        f"\n[bold]sessionstore conformance[/] — {report.target} ({report.store_type}); "
+    header = (
+        f"\n[bold]sessionstore conformance[/] — {escape(report.target)} ({report.store_type}); "
         f"capabilities: {', '.join(claimed) or 'none'}"
     )
+    if report.seed is not None:
+        header += f"; seed {report.seed}"
+    if report.tolerance_ms is not None:
+        header += f"; no injectable clock: real time, tolerance {report.tolerance_ms} ms"
+    out.print(header)
+    numbered = failures(report)
+    see = _see(report, numbered)
     table = Table(show_lines=False, header_style="bold")
     table.add_column("clause")
     table.add_column("level")
     table.add_column("outcome")
     table.add_column("checks / reason", overflow="fold")
     for result in report.clauses:
-        why = "; ".join(result.messages) if result.messages else ", ".join(result.checks)
-        if result.outcome == "unknown" and not result.messages:
-            why = (
-                "could not run: " + "; ".join(result.skipped)
-                if result.skipped
-                else "no check in this kit"
-            )
+        why = _reason(result, see)
         table.add_row(
             result.clause.id,
             result.clause.level,
             f"[{STYLE[result.outcome]}]{result.outcome}[/]",
-            why,
+            escape(why),
         )
-    console.print(table)
-    for check in report.checks:
-        if check.counterexample:
-            console.print(
-                f"\n[bold red]Counterexample[/] of check {check.check.name} "
-                f"({', '.join(check.blamed)}):\n{escape(check.counterexample)}",
-                highlight=False,
-            )
-    verdict = "[bold red]FAIL[/]" if report.failed else "[bold green]PASS[/]"
-    console.print(f"\n{verdict} {summary_line(report)}")
+    out.print(table)
+    for failure in numbered:
+        kind = "[yellow]non-strict[/]" if failure.non_strict else "[bold red]FAIL[/]"
+        out.print(
+            f"\n{kind} [bold]failure {failure.number}[/] — check {', '.join(failure.checks)}; "
+            f"clauses {', '.join(failure.clauses)}\n{escape(failure.message)}"
+        )
+        if failure.counterexample:
+            out.print(f"[bold]Counterexample:[/]\n{escape(failure.counterexample)}")
+        out.print(f"replay: {escape(replay_command(report, failure.checks))}")
+    style = "bold red" if report.failed else "bold green"
+    out.print(f"\n[{style}]{escape(verdict_line(report))}[/]")
 
 
 def to_json(report: Report) -> dict[str, Any]:
+    numbered = failures(report)
     return {
         "report_format_version": REPORT_FORMAT_VERSION,
         "target": report.target,
         "store_type": report.store_type,
         "capabilities": asdict(report.capabilities),
         "profile": report.profile,
+        "seed": report.seed,
+        "tolerance_ms": report.tolerance_ms,
+        "strict": report.options.strict,
+        "require_verified": report.options.require_verified,
         "seconds": round(report.seconds, 3),
         "passed": not report.failed,
+        "unverified_must": report.unverified_must,
         "tally": report.tally(),
         "clauses": [
             {
@@ -85,8 +203,21 @@ def to_json(report: Report) -> dict[str, Any]:
                 "checks": c.checks,
                 "messages": c.messages,
                 "skipped": c.skipped,
+                "failures": [f.number for f in numbered if c.clause.id in f.clauses],
             }
             for c in report.clauses
+        ],
+        "failures": [
+            {
+                "number": f.number,
+                "checks": f.checks,
+                "clauses": f.clauses,
+                "non_strict": f.non_strict,
+                "message": f.message,
+                "counterexample": f.counterexample,
+                "replay": replay_command(report, f.checks),
+            }
+            for f in numbered
         ],
         "checks": [
             {
@@ -104,17 +235,32 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def to_markdown(report: Report) -> str:
+    numbered = failures(report)
+    see = _see(report, numbered)
     lines = [
         f"# sessionstore conformance: {report.target}",
         "",
-        f"{'FAIL' if report.failed else 'PASS'} — {summary_line(report)}",
+        verdict_line(report),
         "",
         "| clause | level | outcome | checks / reason |",
         "|---|---|---|---|",
     ]
     for c in report.clauses:
-        why = ("; ".join(c.messages) if c.messages else ", ".join(c.checks)).replace("|", "\\|")
+        why = _reason(c, see)
+        why = why.replace("|", "\\|")
         lines.append(f"| {c.clause.id} | {c.clause.level} | {c.outcome} | {why} |")
+    for f in numbered:
+        lines += [
+            "",
+            f"## Failure {f.number}{' (non-strict)' if f.non_strict else ''}",
+            "",
+            f"Check {', '.join(f.checks)}; clauses {', '.join(f.clauses)}.",
+            "",
+            f.message,
+        ]
+        if f.counterexample:
+            lines += ["", "```", f.counterexample, "```"]
+        lines += ["", f"Replay: `{replay_command(report, f.checks)}`"]
     return "\n".join(lines) + "\n"
 
 
