@@ -29,6 +29,9 @@ STYLE = {
 REPORT_FORMAT_VERSION = 1
 #: The width of output that goes to a file or a pipe: wide enough never to fold a line.
 UNFOLDED = 10_000
+#: The clause table's widest: beyond it, a long reason folds inside its cell rather than
+#: padding every row of a piped report to the longest message.
+TABLE_WIDTH = 160
 
 
 def console(
@@ -165,7 +168,7 @@ def render_terminal(report: Report, out: Console) -> None:
             f"[{STYLE[result.outcome]}]{result.outcome}[/]",
             escape(why),
         )
-    out.print(table)
+    out.print(table, width=min(out.width, TABLE_WIDTH))
     for failure in numbered:
         kind = "[yellow]non-strict[/]" if failure.non_strict else "[bold red]FAIL[/]"
         out.print(
