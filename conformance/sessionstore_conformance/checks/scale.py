@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from sessionstore import SessionStore
+from sessionstore import SessionExists, SessionStore
 
 from ..errors import ClauseViolation, NotVerified, expect
 from .registry import Ctx, check
@@ -124,7 +124,9 @@ IMPORTS = (("import_ of JSON text", as_text), ("import_ of a mapping", export_do
 
 async def fill(store: SessionStore, ids: list[str], budget: Budget) -> tuple[int, str]:
     """Store sessions ``ids[0], ids[1], …`` until all are in or the fill's time is up;
-    return how many and how they went in."""
+    return how many and how they went in. A batch that failed halfway (against IMPORT-2)
+    is written again without harm: imports replace, and a create that finds its id
+    taken finds it stored."""
     done, batch, ways = 0, 1000, []
     for way, encode in IMPORTS:
         ways.append(way)
@@ -132,7 +134,8 @@ async def fill(store: SessionStore, ids: list[str], budget: Budget) -> tuple[int
             chunk = range(done, min(done + batch, len(ids)))
             started = time.perf_counter()
             try:
-                await store.import_(encode([export_item(ids[i], i) for i in chunk]))
+                items = [export_item(ids[i], i) for i in chunk]
+                await store.import_(encode(items), on_conflict="replace")
             except Exception:  # whatever the reason, fill on another way
                 break
             done = chunk.stop
@@ -143,7 +146,10 @@ async def fill(store: SessionStore, ids: list[str], budget: Budget) -> tuple[int
     ways.append("concurrent create")
     while done < len(ids) and budget.fill_left() > 0:
         chunk = range(done, min(done + CREATES_IN_FLIGHT, len(ids)))
-        await asyncio.gather(*(store.create(data_of(i), id=ids[i]) for i in chunk))
+        made = [store.create(data_of(i), id=ids[i]) for i in chunk]
+        for outcome in await asyncio.gather(*made, return_exceptions=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, SessionExists):
+                raise outcome
         done = chunk.stop
     return done, ", then ".join(ways)
 
