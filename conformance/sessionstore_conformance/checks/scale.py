@@ -9,8 +9,9 @@ live sessions). This check fills one store past both limits and reads it all bac
 
 1. Fill, as fast as the store allows, within a share of the profile's time budget:
    generated sessions (random ids, so that id order is not insertion order; no expiry,
-   so that no clock matters) imported in batches with ``import_``; if ``import_`` fails,
-   the rest by concurrent ``create(id=...)``.
+   so that no clock matters) imported in batches of about two seconds each with
+   ``import_``, as JSON text, else as a mapping; if ``import_`` fails both ways, the rest
+   by concurrent ``create(id=...)``.
 2. Read back: ``count()`` is exact (COUNT-1); a cursor walk with the store's maximum
    ``limit`` and one with a small limit each yield every id exactly once, in ascending
    order, with its data, no page over its limit (LIST-1, LIST-2); ``export()`` holds
