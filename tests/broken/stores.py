@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sortedcontainers import SortedList
 
 from sessionstore import (
     TTL,
@@ -28,12 +30,15 @@ from sessionstore import (
 )
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.contract import Updater
-from sessionstore.semantics import Record, check_id, check_version, ttl_to_ms
+from sessionstore.export import check_on_conflict
+from sessionstore.semantics import Record, check_id, check_owner, check_version, ttl_to_ms
 from sessionstore_conformance.clock import FakeClock
 
 
 class ExpiredAtBoundary(MemoryStore):
-    """Liveness uses ``now <= expires``: readable at its expiry instant (breaks LIVE-1)."""
+    """Point operations (get, replace, update, touch, delete, create's clash test) judge
+    liveness by ``now <= expires``: a session is readable at its expiry instant (breaks
+    LIVE-1)."""
 
     def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
         return super()._live(session_id, now - 1, owner)
@@ -43,26 +48,43 @@ class TouchRevives(MemoryStore):
     """touch finds expired, unpurged sessions and brings them back (breaks TOUCH-2)."""
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
+        check_id(id, self.limits)
+        check_owner(owner, self.limits)
+        ttl_to_ms(ttl, self.limits)  # a refused touch revives nothing
         with self._lock:
+            self._open_check()
             old: Record | None = self._records.get(id)
-            if old is not None:
-                self._put(dataclasses.replace(old, expires_ms=None))
+            if old is not None and not old.is_live(self._now()) and old.visible_to(owner):
+                self._put(old._replace(expires_ms=None))  # live again; super() sets the ttl
         return await super().touch(id, ttl, owner=owner)
 
 
 class AliasingGet(MemoryStore):
-    """get caches each version's data dict and hands out that same object (breaks COPY-1)."""
+    """get caches the data dict it decoded from each stored value and hands out that same
+    object until the data is written again: mutating what get returned changes what the
+    next get returns (breaks COPY-1)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._cache: dict[tuple[str, int], JSONObject] = {}
+        self._cache: dict[str, tuple[bytes, JSONObject]] = {}  # id -> (stored bytes, dict)
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         got = await super().get(id, owner=owner)
         if got is None:
             return None
-        data = self._cache.setdefault((got.id, got.version), got.data)
-        return dataclasses.replace(got, data=data)
+        stored = self._records[id].data  # no await since super().get: the same record
+        cached = self._cache.get(id)
+        if cached is None or cached[0] is not stored:
+            cached = self._cache[id] = (stored, got.data)
+        return Session(
+            got.id,
+            cached[1],
+            got.version,
+            got.created_at,
+            got.updated_at,
+            got.expires_at,
+            got.owner,
+        )
 
 
 class ReplaceIgnoresVersion(MemoryStore):
@@ -85,9 +107,7 @@ class VersionNotBumped(MemoryStore):
     """Data writes keep the old version (breaks REC-3)."""
 
     def _written(self, current: Record, encoded: bytes, now: int, ttl: TTL | None) -> Record:
-        record = dataclasses.replace(
-            super()._written(current, encoded, now, ttl), version=current.version
-        )
+        record = super()._written(current, encoded, now, ttl)._replace(version=current.version)
         self._put(record)
         return record
 
@@ -98,9 +118,13 @@ class DeleteExpiredTrue(MemoryStore):
     async def delete(
         self, id: str, *, expected_version: int | None = None, owner: str | None = None
     ) -> bool:
+        check_id(id, self.limits)
+        check_version(expected_version)
+        check_owner(owner, self.limits)
         with self._lock:
+            self._open_check()
             record: Record | None = self._records.get(id)
-            if record is not None and not record.is_live(self._now()):
+            if record is not None and not record.is_live(self._now()) and record.visible_to(owner):
                 self._remove(record)
                 return True
         return await super().delete(id, expected_version=expected_version, owner=owner)
@@ -115,7 +139,7 @@ class SlidingGet(MemoryStore):
             with self._lock:
                 record: Record = self._records[id]
                 assert record.expires_ms is not None
-                self._put(dataclasses.replace(record, expires_ms=record.expires_ms + 1000))
+                self._put(record._replace(expires_ms=record.expires_ms + 1000))
         return got
 
 
@@ -156,8 +180,15 @@ class EagerChunkImport(MemoryStore):
     async def import_chunks(
         self, chunks: Any, *, on_conflict: OnConflict = "error"
     ) -> ImportReport:
-        pieces = [piece async for piece in chunks] if hasattr(chunks, "__aiter__") else chunks
-        doc = orjson.loads(b"".join(pieces))
+        pieces = [piece async for piece in chunks] if hasattr(chunks, "__aiter__") else list(chunks)
+        try:
+            doc = orjson.loads(b"".join(pieces))
+        except orjson.JSONDecodeError:
+            doc = None
+        if not isinstance(doc, dict) or not isinstance(doc.get("sessions"), list):
+            # not a document to split: the reference reader finds and reports the problem
+            return await super().import_chunks(pieces, on_conflict=on_conflict)
+        check_on_conflict(on_conflict)
         total = ImportReport()
         for item in doc["sessions"]:
             got = await self.import_({**doc, "sessions": [item]}, on_conflict=on_conflict)
@@ -177,8 +208,15 @@ class CreateOverwrites(MemoryStore):
         id: str | None = None,
         owner: str | None = None,
     ) -> Session:
+        self._encode({} if data is None else data)  # a refused create removes nothing
+        if id is not None:
+            check_id(id, self.limits)
+        check_owner(owner, self.limits)
+        if ttl is not None:
+            ttl_to_ms(ttl, self.limits)
         with self._lock:
-            old: Record | None = self._records.get(id) if isinstance(id, str) else None
+            self._open_check()
+            old: Record | None = None if id is None else self._records.get(id)
             if old is not None:
                 self._remove(old)
         return await super().create(data, ttl=ttl, id=id, owner=owner)
@@ -190,6 +228,8 @@ class LostUpdates(MemoryStore):
     async def update(
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
     ) -> Session:
+        if ttl is not None:
+            ttl_to_ms(ttl, self.limits)  # refused before fn runs, as the reference does
         current = await self.get(id, owner=owner)
         if current is None:
             raise SessionNotFound(f"no live session with id {id!r}")
@@ -237,9 +277,9 @@ class TtlFloorSeconds(MemoryStore):
 def _nan_to_null(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, dict):
+    if type(value) is dict:  # exact types: subclasses stay as they are, refused by create
         return {k: _nan_to_null(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if type(value) is list:
         return [_nan_to_null(v) for v in value]
     return value
 
@@ -259,23 +299,87 @@ class NanAsNull(MemoryStore):
 
 
 class LeaksDriverErrors(MemoryStore):
-    """Its backend can go away, and then the driver's own error reaches the caller
-    (ConnectionRefusedError) instead of StoreUnavailable."""
+    """Its backend can go away, and then every operation lets the driver's own error
+    reach the caller (ConnectionRefusedError) instead of StoreUnavailable (breaks ERR-4)."""
 
     down = False
 
     async def disconnect_for_testing(self) -> None:
         self.down = True
 
-    async def get(self, id: str, *, owner: str | None = None) -> Session | None:
+    def _open_check(self) -> None:  # every operation passes here before it acts
         if self.down:
             raise ConnectionRefusedError("backend unreachable")
-        return await super().get(id, owner=owner)
+        super()._open_check()
 
-    async def create(self, data: JSONObject | None = None, **options: Any) -> Session:
-        if self.down:
-            raise ConnectionRefusedError("backend unreachable")
-        return await super().create(data, **options)
+
+#: Where ListingStopsAtPageLimit's key scan stops, as some key-value libraries' do.
+SCAN_LIMIT = 10_000
+
+
+class ListingStopsAtPageLimit(MemoryStore):
+    """Like a library whose key scan stops at 10,000 entries: list and count see only the
+    first 10,000 stored sessions (in id order) and say nothing of the rest, while get and
+    export see them all (breaks COUNT-1, LIST-2)."""
+
+    def _scan_end(self) -> str | None:
+        """The last id the scan reaches; None when it reaches every stored one."""
+        return self._records.keys()[SCAN_LIMIT - 1] if len(self._records) > SCAN_LIMIT else None
+
+    async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
+        page = await super().list(cursor=cursor, limit=limit)
+        end = self._scan_end()  # no await since super().list: the same records
+        if end is None:
+            return page
+        more = page.cursor is not None and page.cursor < end
+        return Page([s for s in page.sessions if s.id <= end], page.cursor if more else None)
+
+    async def count(self) -> int:
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            return sum(1 for r in self._records.values()[:SCAN_LIMIT] if r.is_live(now))
+
+
+class WallClockExpiry(MemoryStore):
+    """Declares injectable_clock and obeys the injected clock, but its backend also drops
+    each entry once the ttl left at its last write has passed in *real* time (the
+    monotonic clock), as a server-side TTL does: sessions vanish while the injected clock
+    says they are live (breaks LIVE-4, seen as LIVE-1/GET-1)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._deadlines: dict[str, float] = {}  # id -> monotonic instant it is dropped
+        self._queue: SortedList[tuple[float, str]] = SortedList()  # (that instant, id)
+
+    def _arm(self, record: Record) -> None:
+        """At a write: the backend's own timer for this entry, in real seconds."""
+        old = self._deadlines.pop(record.id, None)
+        if old is not None:
+            self._queue.discard((old, record.id))
+        if record.expires_ms is not None:
+            deadline = time.monotonic() + (record.expires_ms - self._now()) / 1000
+            self._deadlines[record.id] = deadline
+            self._queue.add((deadline, record.id))
+
+    def _put(self, record: Record) -> None:
+        self._arm(record)
+        super()._put(record)
+
+    def _put_many(self, records: list[Record]) -> None:
+        for record in records:
+            self._arm(record)
+        super()._put_many(records)
+
+    def _open_check(self) -> None:  # every operation passes here, under the lock
+        super()._open_check()
+        cut = self._queue.bisect_left((time.monotonic(), "\uffff"))
+        for _deadline, session_id in self._queue[:cut]:
+            del self._deadlines[session_id]
+            record: Record | None = self._records.get(session_id)
+            if record is not None:  # not purged meanwhile
+                self._remove(record)
+        del self._queue[:cut]
 
 
 # --- the gallery ---------------------------------------------------------------------------
@@ -301,6 +405,9 @@ class Mutant:
     expected: tuple[str, ...]
     #: Only the stateful suite catches this bug; the fast run must include it.
     stateful: bool = False
+    #: Only the large-store check catches this bug (it fills 70,000 sessions, so the fast
+    #: run includes it for these mutants only).
+    large: bool = False
 
     @property
     def name(self) -> str:
@@ -329,4 +436,6 @@ GALLERY: list[Mutant] = [
     Mutant(TtlFloorSeconds, ("TTL-1", "TTL-2")),
     Mutant(NanAsNull, ("VAL-3",)),
     Mutant(LeaksDriverErrors, ("ERR-4",)),
+    Mutant(ListingStopsAtPageLimit, ("COUNT-1", "LIST-2"), large=True),
+    Mutant(WallClockExpiry, ("LIVE-4", "LIVE-1", "GET-1")),
 ]

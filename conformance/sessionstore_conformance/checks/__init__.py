@@ -9,6 +9,7 @@ from . import imports as imports
 from . import linearizable as linearizable
 from . import linearizable_processes as linearizable_processes
 from . import roundtrip as roundtrip
+from . import scale as scale
 from . import stateful as stateful
 from . import validation as validation
 from .registry import REGISTRY, Check, Ctx
