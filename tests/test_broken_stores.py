@@ -61,30 +61,7 @@ def kit_report(mutant: Mutant) -> Report:
     return run(mutant.factory, profile="ci", select=checks_for(mutant))
 
 
-#: Mutants no check of the kit yet rejects by a violation it observed, and why. Strict:
-#: once the kit catches one, its test fails until the entry goes.
-NOT_YET_CAUGHT = {
-    "WallClockExpiry": (
-        "no check lets real time pass while the injected clock stands still (LIVE-4); "
-        "the stateful suite sees it only as FlakyStrategyDefinition"
-    ),
-}
-
-
-def gallery() -> list[object]:
-    return [
-        pytest.param(
-            m,
-            id=m.name,
-            marks=[pytest.mark.xfail(strict=True, reason=NOT_YET_CAUGHT[m.name])]
-            if m.name in NOT_YET_CAUGHT
-            else [],
-        )
-        for m in GALLERY
-    ]
-
-
-@pytest.mark.parametrize("mutant", gallery())
+@pytest.mark.parametrize("mutant", GALLERY, ids=lambda m: m.name)
 def test_kit_rejects_broken_store(mutant: Mutant) -> None:
     report = kit_report(mutant)
     caught = failing(report)

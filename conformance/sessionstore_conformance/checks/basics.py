@@ -8,6 +8,7 @@ exact at the boundary with the injected clock, within the tolerance in real time
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -159,6 +160,25 @@ async def check_clock_is_used(ctx: Ctx) -> None:
             "REC-5",
             f"timestamp {stamp!r} is not UTC with millisecond precision",
         )
+
+
+#: Real seconds the kit waits with the injected clock standing still: past a 50 ms ttl even
+#: for a backend that keeps expiry in whole seconds.
+STILL_CLOCK_WAIT_S = 1.1
+
+
+@check("LIVE-4", "GET-1", "COUNT-1", "LIST-1", requires=CLOCK)
+async def check_real_time_ignored(ctx: Ctx) -> None:
+    """With the injected clock standing still, real time passing changes nothing: a store
+    whose backend also expires entries on the wall clock loses them here (LIVE-4)."""
+    store = ctx.store
+    made = await store.create({"a": 1}, ttl=0.05, id="short")
+    await asyncio.sleep(STILL_CLOCK_WAIT_S)
+    what = f"{STILL_CLOCK_WAIT_S} s of real time after create(ttl=0.05), the injected clock still"
+    expect_same(made, await store.get("short"), ("LIVE-4", "GET-1"), f"get {what}")
+    expect(await store.count() == 1, ("LIVE-4", "COUNT-1"), f"count() is not 1 {what}")
+    listed = [s.id for s in (await store.list()).sessions]
+    expect(listed == ["short"], ("LIVE-4", "LIST-1"), f"list() shows {listed} {what}")
 
 
 @check("CREATE-1", "REC-1", "REC-4", "REC-5", "GET-1", "OWN-1", "TTL-2", "TTL-3")
