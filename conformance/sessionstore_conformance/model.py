@@ -71,6 +71,11 @@ class Model:
     def expired_ids(self) -> list[str]:
         return sorted(i for i, r in self.records.items() if not r.live(self.now))
 
+    def expiries(self) -> list[int]:
+        """The expiry instants not yet passed: where a clock may stop next."""
+        ahead = {r.expires for r in self.records.values() if r.expires is not None}
+        return sorted(e for e in ahead if e >= self.now)
+
     def get(self, session_id: str, owner: str | None = None) -> Session | None:
         found = self.live(session_id, owner)
         return None if found is None else found.as_session()
