@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -300,8 +301,8 @@ class SessionStoreMachine(RuleBasedStateMachine):
     """The contract as a state machine over the store that ``harness`` opens.
 
     ``clocked``: drive the store on an injected :class:`FakeClock` (it must declare
-    ``injectable_clock``); else run in real time. ``search`` collects failures for the
-    bounded shrink (a fresh one when not given).
+    ``injectable_clock``); else run in real time. ``search`` collects the failures of
+    one run and bounds its shrinking (unbounded when not given).
     """
 
     def __init__(
@@ -309,7 +310,7 @@ class SessionStoreMachine(RuleBasedStateMachine):
     ) -> None:
         super().__init__()
         self.harness = harness
-        self.search = search or Search(budget=SHRINK_BUDGET.get(harness.profile, 30.0))
+        self.search = search or Search(budget=math.inf)  # no bound but Hypothesis's own
         self.clock = FakeClock() if clocked else None
         self.tolerance_ms: int = getattr(harness, "tolerance_ms", None) or TOLERANCE_MS
         self._cm = opened(harness.factory, self.clock or WallClock())
@@ -331,6 +332,10 @@ class SessionStoreMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.harness.driver.exit(self._cm)
+        # Stop at the end of an example, its draws done (stopping sooner looks to Hypothesis
+        # like flaky data generation); never during the final replay of the minimal failure.
+        if self.search.spent and not current_build_context().is_final:
+            raise _ShrinkBudgetSpent
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -737,14 +742,12 @@ class SessionStoreMachine(RuleBasedStateMachine):
 # --- running it ------------------------------------------------------------------------------
 
 
-def verify(harness: Harness, *, clocked: bool) -> None:
+def verify(harness: Harness, *, clocked: bool, shrink_budget: float | None = None) -> None:
     """Run the machine over ``harness``'s store; raise the smallest failure found, its
-    counterexample ending with how to replay it."""
-    search = Search(budget=SHRINK_BUDGET.get(harness.profile, 30.0))
+    counterexample ending with how to replay it. ``shrink_budget``: seconds, else by profile."""
+    search = Search(shrink_budget or SHRINK_BUDGET.get(harness.profile, 30.0))
 
     def fresh() -> SessionStoreMachine:
-        if search.spent and not current_build_context().is_final:
-            raise _ShrinkBudgetSpent
         return SessionStoreMachine(harness, clocked=clocked, search=search)
 
     chosen = harness.seed
@@ -764,13 +767,13 @@ def verify(harness: Harness, *, clocked: bool) -> None:
     except ClauseViolation as violation:
         violation.counterexample += f"\n({mode}; {replay})"
         raise violation from None
-    except (_ShrinkBudgetSpent, Flaky) as stopped:
+    except (_ShrinkBudgetSpent, Flaky):
         smallest = search.smallest
         if smallest is None:
             raise
         why = (
             f"shrinking stopped after {search.budget:g} s: the smallest failure seen"
-            if isinstance(stopped, _ShrinkBudgetSpent)
+            if search.spent
             else "the failure did not recur on replay: results depend on real time "
             "or on the store's own randomness"
         )
