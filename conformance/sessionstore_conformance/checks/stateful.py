@@ -5,24 +5,26 @@ step.
 :class:`SessionStoreMachine` is the spec as rules. Each rule draws what it needs, notes
 the call it is about to make (so a shrunk counterexample reads as a story), applies it
 to the store and then to the model, and compares the two. Its docstring cites the clauses
-it exercises; the clauses it blames are those that govern the outcome the model expected
-(``replace`` expected to conflict and did not: REPLACE-2), plus the clauses of each field
-that differs and of the liveness or owner rule that decided the outcome. Invariants check
-what must hold after every step: every session reads as the model says, the count, and
-that returned data is a copy.
+it exercises; a disagreement blames the clause that governs the outcome the model
+expected (``replace`` expected to conflict and did not: REPLACE-2), plus the clauses of
+each field that differs and of the liveness or owner rule that decided the outcome. An
+exception where the contract has none (a ``TypeError``, ``StoreUnavailable`` from
+``count``) is a disagreement too, blamed the same way. Invariants check what must hold
+after every step: every id reads as the model says (and shows no mutation the kit made to
+data after a call returned it or was given it: COPY-1), and the count.
 
-Two modes, one machine:
+Two modes (:class:`Mode`), one machine:
 
 * **On the injected clock** (stores declaring ``injectable_clock``): writes take ttls,
   the clock moves (also to the exact expiry instants), and every field is compared
   exactly. This decides every clause below, the expiry clauses included.
 * **In real time** (every other store): no ttl on data writes, so sessions never expire
-  during a run; ``touch`` and imports use expiries a day away (or a day past). No rule
-  moves a clock. The model adopts the instant the store stamped on each write
-  (``updated_at``; for ``touch``, ``expires_at`` minus the ttl) once that instant lies in
-  the call's wall-clock window, widened by the tolerance (``harness.tolerance_ms`` if
-  the harness has one, else 250 ms); every other comparison stays exact. This decides
-  :data:`CLOCK_FREE_CLAUSES`.
+  during a run; ``touch`` and imports use expiries a day away (or a day past), and no
+  rule moves a clock. The model adopts the instant the store stamped on each write
+  (``updated_at``; for ``touch``, ``expires_at`` less the ttl) once that instant lies
+  within the call's wall-clock window widened by the tolerance (``harness.tolerance_ms``
+  if the harness has one, else 250 ms); every other comparison stays exact, so a field
+  stamped once is compared exactly ever after. This decides :data:`CLOCK_FREE_CLAUSES`.
 
 The runner reads a check's clauses statically, so the suite is registered twice over one
 run: ``stateful`` (every store) claims the clock-free clauses, and ``stateful_expiry``
@@ -37,6 +39,7 @@ and the seed is printed with the counterexample, so a failure can be replayed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 import secrets
@@ -100,8 +103,30 @@ TTLS = [
     Ttl(60, 60_000),
     Ttl(timedelta(milliseconds=3), 3),
 ]
-#: ttls for touch in real time: nothing touched expires during a run.
-LONG_TTLS = [Ttl(3600, 3_600_000), Ttl(timedelta(days=1), DAY_MS)]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What the machine may draw, by how it keeps time."""
+
+    name: str
+    #: ttls of create, replace and update
+    write_ttls: list[Ttl]
+    #: ttls of touch
+    touch_ttls: list[Ttl]
+    #: where the expiry of an imported record lies, in ms from now (None: never)
+    import_lives: list[int | None]
+
+
+#: Writes take ttls down to the millisecond, so expiry boundaries are reached.
+CLOCKED = Mode("on the injected clock", TTLS, TTLS[1:], [None, -1000, 0, 1, 5000])
+#: Nothing expires during a run: no ttl on writes, touch and imports a day away (or past).
+REAL_TIME = Mode(
+    "in real time",
+    [NO_TTL],
+    [Ttl(3600, 3_600_000), Ttl(timedelta(days=1), DAY_MS)],
+    [None, -DAY_MS, DAY_MS],
+)
 OWNERS = [None, None, "alice", "bob"]
 
 scalars = (
@@ -127,10 +152,10 @@ PROBE = "__kit_probe__"
 generated = Bundle("generated")
 ids = st.sampled_from(POOL) | generated
 owners = st.sampled_from(OWNERS)
-#: the machine's own choices, by mode (see :meth:`SessionStoreMachine.__init__`)
-write_ttls = st.runner().flatmap(lambda machine: st.sampled_from(machine.write_ttls))
-touch_ttls = st.runner().flatmap(lambda machine: st.sampled_from(machine.touch_ttls))
-import_lives = st.runner().flatmap(lambda machine: st.sampled_from(machine.import_lives))
+#: choices that depend on the machine's mode (st.runner() is the machine)
+write_ttls = st.runner().flatmap(lambda machine: st.sampled_from(machine.mode.write_ttls))
+touch_ttls = st.runner().flatmap(lambda machine: st.sampled_from(machine.mode.touch_ttls))
+import_lives = st.runner().flatmap(lambda machine: st.sampled_from(machine.mode.import_lives))
 
 #: Rules that move the clock or need expiring sessions run on the injected clock only.
 on_the_injected_clock = precondition(lambda machine: machine.clock is not None)
@@ -319,16 +344,10 @@ class SessionStoreMachine(RuleBasedStateMachine):
         self.model = Model(self.now(), default_ms)
         self.story: list[str] = []
         self.known: set[str] = set(POOL)  # every id the invariants read
-        if clocked:
-            self.write_ttls, self.touch_ttls = TTLS, TTLS[1:]
-            self.import_lives: list[int | None] = [None, -1000, 0, 1, 5000]
-        else:
-            # Sessions never expire in real time; a default_ttl under an hour would make
-            # them, so create then asks for a day explicitly.
-            short = default_ms is not None and default_ms < 3_600_000
-            self.write_ttls = [Ttl(timedelta(days=1), DAY_MS)] if short else [NO_TTL]
-            self.touch_ttls = LONG_TTLS
-            self.import_lives = [None, -DAY_MS, DAY_MS]
+        self.mode = CLOCKED if clocked else REAL_TIME
+        if not clocked and default_ms is not None and default_ms < 3_600_000:
+            # A default_ttl under an hour would expire sessions mid-run: ask for a day.
+            self.mode = dataclasses.replace(self.mode, write_ttls=[Ttl(timedelta(days=1), DAY_MS)])
 
     def teardown(self) -> None:
         self.harness.driver.exit(self._cm)
@@ -355,8 +374,15 @@ class SessionStoreMachine(RuleBasedStateMachine):
         self.search.failed(violation, len(self.story))
         return violation
 
-    def call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
-        return self.harness.driver.call(operation)
+    def call(
+        self, operation: Callable[[], Awaitable[Any]], what: str, clauses: tuple[str, ...]
+    ) -> Any:
+        """The store's answer to a call that must not raise; an exception fails ``clauses``,
+        with the story so far."""
+        try:
+            return self.harness.driver.call(operation)
+        except Exception as exc:
+            raise self.fail(clauses, f"{what}: raised {type(exc).__name__}({exc})") from exc
 
     def apply(
         self,
@@ -372,7 +398,7 @@ class SessionStoreMachine(RuleBasedStateMachine):
         """
         started = _wall_ms()
         try:
-            actual: Outcome = ("ok", self.call(operation))
+            actual: Outcome = ("ok", self.harness.driver.call(operation))
         except Exception as exc:  # anything but the contract's errors is a wrong outcome
             actual = ("error", exc)
         if self.clock is None:
@@ -490,7 +516,7 @@ class SessionStoreMachine(RuleBasedStateMachine):
         """CREATE-1, CREATE-2: create without an id generates one no live session has."""
         self.say(f"create({data!r}, ttl={ttl!r})")
         started = _wall_ms()
-        made = self.call(lambda: self.store.create(data, ttl=ttl.value))
+        made = self.call(lambda: self.store.create(data, ttl=ttl.value), "create()", ("CREATE-1",))
         if self.clock is None:
             self.model.now = self.instant(("ok", made), WRITTEN, started, _wall_ms())
         if self.model.live(made.id) is not None:
@@ -595,7 +621,7 @@ class SessionStoreMachine(RuleBasedStateMachine):
         self.say("purge_expired()")
         most = len(self.model.expired_ids())
         self.model.purge_expired()
-        removed = self.call(self.store.purge_expired)
+        removed = self.call(self.store.purge_expired, "purge_expired()", ("PURGE-1",))
         if not (isinstance(removed, int) and 0 <= removed <= most):
             raise self.fail(
                 ("PURGE-1",), f"purge_expired() returned {removed!r}; {most} were expired"
@@ -649,7 +675,11 @@ class SessionStoreMachine(RuleBasedStateMachine):
         seen: list[Session] = []
         cursor = None
         for _ in range(len(self.model.records) + 2):
-            page = self.call(functools.partial(self.store.list, cursor=cursor, limit=limit))
+            page = self.call(
+                functools.partial(self.store.list, cursor=cursor, limit=limit),
+                f"list(cursor={cursor!r}, limit={limit})",
+                ("LIST-1",),
+            )
             if len(page.sessions) > limit:
                 raise self.fail(("LIST-1",), f"list(limit={limit}) returned {len(page.sessions)}")
             seen += page.sessions
@@ -671,7 +701,7 @@ class SessionStoreMachine(RuleBasedStateMachine):
     def export(self) -> None:
         """EXPORT-1, OWN-1: export holds exactly the live sessions, every field."""
         self.say("export()")
-        doc = self.call(self.store.export)
+        doc = self.call(self.store.export, "export()", ("EXPORT-1",))
         got = {s.id: s for s in doc.sessions}
         want = self.model.snapshot()
         if sorted(got) != sorted(want):
@@ -717,21 +747,22 @@ class SessionStoreMachine(RuleBasedStateMachine):
         and no data the kit mutated after a call shows."""
         for session_id in sorted(self.known):
             expected = self.model.get(session_id)
-            actual = self.call(functools.partial(self.store.get, session_id))
-            self.expect_own_copy(f"get({session_id!r})", ("ok", actual))
+            what = f"get({session_id!r})"
+            actual = self.call(functools.partial(self.store.get, session_id), what, ("GET-1",))
+            self.expect_own_copy(what, ("ok", actual))
             diff = differences(expected, actual)
             if diff:
                 blamed = tuple(c for f in diff for c in FIELD_CLAUSES.get(f, ()))
                 raise self.fail(
                     self.presence_clauses(session_id) + blamed + ("GET-1",),
-                    f"get({session_id!r}) is {actual!r}, expected {expected!r}",
+                    f"{what} is {actual!r}, expected {expected!r}",
                 )
             self.poke(actual)
 
     @invariant()
     def count_is_the_number_of_live_sessions(self) -> None:
         """COUNT-1, LIVE-2: count counts live sessions only."""
-        counted = self.call(self.store.count)
+        counted = self.call(self.store.count, "count()", ("COUNT-1",))
         if counted != self.model.count():
             raise self.fail(
                 ("COUNT-1", "LIVE-2"),
@@ -759,7 +790,7 @@ def verify(harness: Harness, *, clocked: bool, shrink_budget: float | None = Non
         else f"replay: the same run (profile {harness.profile} is derandomized)"
     )
     factory = fresh if chosen is None else seed(chosen)(fresh)
-    mode = "on the injected clock" if clocked else "in real time"
+    mode = (CLOCKED if clocked else REAL_TIME).name
     try:
         with with_reporter(lambda value: None):  # the counterexample is ours
             # Hypothesis takes any callable returning a machine (its docstring), not only a class
