@@ -136,13 +136,13 @@ scalars = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8)
 )
-values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
-    ),
-    max_leaves=4,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+
+
+values = st.recursive(scalars, _containers, max_leaves=4)
 json_objects = st.dictionaries(st.text(max_size=4), values, max_size=3)
 #: Put by the kit into data a call returned or was given; a read that shows it breaks COPY-1.
 PROBE = "__kit_probe__"
