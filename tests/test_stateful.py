@@ -25,7 +25,7 @@ from clockless import clockless_factory
 from hypothesis import settings as Settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from sessionstore import Capabilities
+from sessionstore import Capabilities, Page
 from sessionstore.backends.memory import MemoryStore
 from sessionstore_conformance.checks.registry import Harness
 from sessionstore_conformance.checks.stateful import (
@@ -159,6 +159,23 @@ def test_broken_store_fails_on_its_clause(store_type: type[MemoryStore], clause:
     assert 1 <= len(steps) <= 60, violation.counterexample
     assert f"-> {violation.message}" in violation.counterexample
     assert "replay:" in violation.counterexample
+
+
+class ListRaises(MemoryStore):
+    """list raises an exception outside the contract (ERR-1 lists the contract's)."""
+
+    async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
+        raise KeyError("page")
+
+
+def test_an_exception_outside_the_contract_fails_the_rule_clause_with_a_story() -> None:
+    with pytest.raises(KeyError):
+        asyncio.run(ListRaises().list())
+    with harness(factory_of(ListRaises)) as h, pytest.raises(ClauseViolation) as caught:
+        verify(h, clocked=True, shrink_budget=5)
+    assert caught.value.clauses == ("LIST-1",)
+    assert "raised KeyError" in caught.value.message
+    assert "list every page" in caught.value.counterexample
 
 
 class ClocklessOwnerIgnored(OwnerIgnored):
