@@ -25,8 +25,9 @@ from clockless import clockless_factory
 from hypothesis import settings as Settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from sessionstore import Capabilities, Page
+from sessionstore import Capabilities, Page, Session
 from sessionstore.backends.memory import MemoryStore
+from sessionstore_conformance.checks.helpers import FIELDS
 from sessionstore_conformance.checks.registry import Harness
 from sessionstore_conformance.checks.stateful import (
     CLOCK_FREE_CLAUSES,
@@ -151,6 +152,35 @@ def test_broken_store_fails_on_its_clause(store_type: type[MemoryStore], clause:
     assert 1 <= len(steps) <= 60, violation.counterexample
     assert f"-> {violation.message}" in violation.counterexample
     assert "replay:" in violation.counterexample
+
+
+class AliasingReads(MemoryStore):
+    """get hands out one cached data dict per session version (breaks COPY-1)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._cache: dict[tuple[str, int], dict[str, Any]] = {}
+
+    async def get(self, id: str, *, owner: str | None = None) -> Session | None:
+        got = await super().get(id, owner=owner)
+        if got is None:
+            return None
+        fields = {f: getattr(got, f) for f in FIELDS}
+        return Session(**{**fields, "data": self._cache.setdefault((id, got.version), got.data)})
+
+
+def test_aliased_reads_fail_copy_1() -> None:
+    async def two_reads() -> tuple[Session | None, Session | None]:
+        store = AliasingReads()
+        made = await store.create({"a": 1})
+        return await store.get(made.id), await store.get(made.id)
+
+    first, second = asyncio.run(two_reads())
+    assert first is not None and second is not None and first.data is second.data
+    with harness(factory_of(AliasingReads)) as h, pytest.raises(ClauseViolation) as caught:
+        verify(h, clocked=True, shrink_budget=5)
+    assert caught.value.clauses == ("COPY-1",)
+    assert STEP.search(caught.value.counterexample)
 
 
 class ListRaises(MemoryStore):
