@@ -2,13 +2,15 @@
 
 It is the oracle of the stateful suite (and of the concurrency checks): every
 operation on a store is replayed on the model, and the two must agree. Time is in
-epoch milliseconds and moves only when the caller sets ``now``.
+epoch milliseconds and moves only when the caller sets ``now``. It imports nothing from
+the reference stores but their value types and errors.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sessionstore import (
@@ -19,7 +21,13 @@ from sessionstore import (
     SessionNotFound,
     VersionConflict,
 )
-from sessionstore.semantics import from_ms
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def from_ms(ms: int) -> datetime:
+    """The instant of epoch milliseconds: the model's own conversion, not the reference's."""
+    return EPOCH + timedelta(milliseconds=ms)
 
 
 @dataclass(frozen=True)
