@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sessionstore import (
@@ -21,13 +20,6 @@ from sessionstore import (
     SessionNotFound,
     VersionConflict,
 )
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def from_ms(ms: int) -> datetime:
-    """The instant of epoch milliseconds: the model's own conversion, not the reference's."""
-    return EPOCH + timedelta(milliseconds=ms)
 
 
 @dataclass(frozen=True)
@@ -44,14 +36,14 @@ class ModelSession:
         return self.expires is None or now < self.expires
 
     def as_session(self) -> Session:
-        return Session(
-            id=self.id,
-            data=copy.deepcopy(self.data),
-            version=self.version,
-            created_at=from_ms(self.created),
-            updated_at=from_ms(self.updated),
-            expires_at=None if self.expires is None else from_ms(self.expires),
-            owner=self.owner,
+        return Session.from_ms(
+            self.id,
+            copy.deepcopy(self.data),
+            self.version,
+            self.created,
+            self.updated,
+            self.expires,
+            self.owner,
         )
 
 

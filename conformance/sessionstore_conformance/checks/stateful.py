@@ -111,21 +111,26 @@ class Mode:
 
     name: str
     #: ttls of create, replace and update
-    write_ttls: list[Ttl]
+    write_ttls: st.SearchStrategy[Ttl]
     #: ttls of touch
-    touch_ttls: list[Ttl]
+    touch_ttls: st.SearchStrategy[Ttl]
     #: where the expiry of an imported record lies, in ms from now (None: never)
-    import_lives: list[int | None]
+    import_lives: st.SearchStrategy[int | None]
 
 
 #: Writes take ttls down to the millisecond, so expiry boundaries are reached.
-CLOCKED = Mode("on the injected clock", TTLS, TTLS[1:], [None, -1000, 0, 1, 5000])
+CLOCKED = Mode(
+    "on the injected clock",
+    st.sampled_from(TTLS),
+    st.sampled_from(TTLS[1:]),
+    st.sampled_from([None, -1000, 0, 1, 5000]),
+)
 #: Nothing expires during a run: no ttl on writes, touch and imports a day away (or past).
 REAL_TIME = Mode(
     "in real time",
-    [NO_TTL],
-    [Ttl(3600, 3_600_000), Ttl(timedelta(days=1), DAY_MS)],
-    [None, -DAY_MS, DAY_MS],
+    st.just(NO_TTL),
+    st.sampled_from([Ttl(3600, 3_600_000), Ttl(timedelta(days=1), DAY_MS)]),
+    st.sampled_from([None, -DAY_MS, DAY_MS]),
 )
 OWNERS = [None, None, "alice", "bob"]
 
@@ -153,9 +158,9 @@ generated = Bundle("generated")
 ids = st.sampled_from(POOL) | generated
 owners = st.sampled_from(OWNERS)
 #: choices that depend on the machine's mode (st.runner() is the machine)
-write_ttls = st.runner().flatmap(lambda machine: st.sampled_from(machine.mode.write_ttls))
-touch_ttls = st.runner().flatmap(lambda machine: st.sampled_from(machine.mode.touch_ttls))
-import_lives = st.runner().flatmap(lambda machine: st.sampled_from(machine.mode.import_lives))
+write_ttls = st.runner().flatmap(lambda machine: machine.mode.write_ttls)
+touch_ttls = st.runner().flatmap(lambda machine: machine.mode.touch_ttls)
+import_lives = st.runner().flatmap(lambda machine: machine.mode.import_lives)
 
 #: Rules that move the clock or need expiring sessions run on the injected clock only.
 on_the_injected_clock = precondition(lambda machine: machine.clock is not None)
@@ -347,7 +352,8 @@ class SessionStoreMachine(RuleBasedStateMachine):
         self.mode = CLOCKED if clocked else REAL_TIME
         if not clocked and default_ms is not None and default_ms < 3_600_000:
             # A default_ttl under an hour would expire sessions mid-run: ask for a day.
-            self.mode = dataclasses.replace(self.mode, write_ttls=[Ttl(timedelta(days=1), DAY_MS)])
+            a_day = st.just(Ttl(timedelta(days=1), DAY_MS))
+            self.mode = dataclasses.replace(self.mode, write_ttls=a_day)
 
     def teardown(self) -> None:
         self.harness.driver.exit(self._cm)
@@ -627,24 +633,30 @@ class SessionStoreMachine(RuleBasedStateMachine):
                 ("PURGE-1",), f"purge_expired() returned {removed!r}; {most} were expired"
             )
 
-    @rule(data=st.data(), on_conflict=st.sampled_from(["error", "skip", "replace"]))
-    def import_(self, data: st.DataObject, on_conflict: OnConflict) -> None:
+    @rule(
+        drawn=st.lists(
+            st.tuples(st.sampled_from(POOL), import_lives, st.integers(1, 9), json_objects),
+            max_size=3,
+            unique_by=lambda record: record[0],
+        ),
+        on_conflict=st.sampled_from(["error", "skip", "replace"]),
+    )
+    def import_(
+        self, drawn: list[tuple[str, int | None, int, dict[str, Any]]], on_conflict: OnConflict
+    ) -> None:
         """IMPORT-3..6: import skips expired records, settles conflicts by on_conflict,
         keeps every field as written and reports what it did."""
-        picked = data.draw(st.lists(st.sampled_from(POOL), unique=True, max_size=3), label="ids")
         now = self.now()
-        records = []
-        for session_id in picked:
-            life = data.draw(import_lives, label=f"{session_id} expires in")
-            body = data.draw(json_objects, label=f"{session_id} data")
-            version = data.draw(st.integers(1, 9), label=f"{session_id} version")
-            expires = None if life is None else now + life
-            records.append(
-                ModelSession(session_id, body, version, now - 5000, now - 10, expires, None)
+        records = [
+            ModelSession(
+                i, body, version, now - 5000, now - 10, None if life is None else now + life, None
             )
+            for i, life, version, body in drawn
+        ]
         doc = _document(records, now)
-        lives = [None if r.expires is None else r.expires - now for r in records]
-        self.say(f"import_({picked} expiring in {lives} ms, on_conflict={on_conflict!r})")
+        picked = [r.id for r in records]
+        told = ", ".join(f"{i!r} v{version} expiring in {life} ms" for i, life, version, _ in drawn)
+        self.say(f"import_([{told}], on_conflict={on_conflict!r})")
         expected, actual = self.apply(
             lambda: self.store.import_(doc, on_conflict=on_conflict),
             lambda: self.model.import_(records, on_conflict),
