@@ -133,6 +133,8 @@ REAL_TIME = Mode(
     st.sampled_from([None, -DAY_MS, DAY_MS]),
 )
 OWNERS = [None, None, "alice", "bob"]
+#: A principal that owns nothing: every owned session is invisible to it (OWN-2).
+STRANGER = "mallory"
 
 scalars = (
     st.none()
@@ -770,6 +772,22 @@ class SessionStoreMachine(RuleBasedStateMachine):
                     f"{what} is {actual!r}, expected {expected!r}",
                 )
             self.poke(actual)
+
+    @invariant()
+    def owned_sessions_are_invisible_to_a_stranger(self) -> None:
+        """OWN-2: a call on behalf of another principal sees no owned session."""
+        for session_id in self.model.live_ids():
+            owner = self.model.records[session_id].owner
+            if owner is None:
+                continue
+            what = f"get({session_id!r}, owner={STRANGER!r})"
+            seen = self.call(
+                functools.partial(self.store.get, session_id, owner=STRANGER), what, ("GET-1",)
+            )
+            if seen is not None:
+                raise self.fail(
+                    ("OWN-2", "GET-1"), f"{what} returned {seen!r}; it is owned by {owner!r}"
+                )
 
     @invariant()
     def count_is_the_number_of_live_sessions(self) -> None:
