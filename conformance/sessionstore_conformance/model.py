@@ -2,7 +2,8 @@
 
 It is the oracle of the stateful suite (and of the concurrency checks): every
 operation on a store is replayed on the model, and the two must agree. Time is in
-epoch milliseconds and moves only when the caller sets ``now``.
+epoch milliseconds and moves only when the caller sets ``now``. It imports nothing from
+the reference stores but their value types and errors.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sessionstore import (
     SessionNotFound,
     VersionConflict,
 )
-from sessionstore.semantics import from_ms
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ class ModelSession:
         return self.expires is None or now < self.expires
 
     def as_session(self) -> Session:
-        return Session(
-            id=self.id,
-            data=copy.deepcopy(self.data),
-            version=self.version,
-            created_at=from_ms(self.created),
-            updated_at=from_ms(self.updated),
-            expires_at=None if self.expires is None else from_ms(self.expires),
-            owner=self.owner,
+        return Session.from_ms(
+            self.id,
+            copy.deepcopy(self.data),
+            self.version,
+            self.created,
+            self.updated,
+            self.expires,
+            self.owner,
         )
 
 
@@ -70,6 +70,11 @@ class Model:
 
     def expired_ids(self) -> list[str]:
         return sorted(i for i, r in self.records.items() if not r.live(self.now))
+
+    def expiries(self) -> list[int]:
+        """The expiry instants not yet passed: where a clock may stop next."""
+        ahead = {r.expires for r in self.records.values() if r.expires is not None}
+        return sorted(e for e in ahead if e >= self.now)
 
     def get(self, session_id: str, owner: str | None = None) -> Session | None:
         found = self.live(session_id, owner)
