@@ -192,6 +192,30 @@ end
 return out
 """
 
+#: KEYS ids, snapshot list; ARGV prefix, now, ms the list may live. Copies every live
+#: session (id, d, v, c, u, e, o each, in id order) into the list in one atomic step
+#: (EXPORT-1), for the client to read a chunk at a time (EXPORT-2); returns how many.
+SNAPSHOT = """
+local now = num(ARGV[2])
+local n = 0
+local rows = {}
+local function flush()
+  if #rows > 0 then redis.call('RPUSH', KEYS[2], unpack(rows)); rows = {} end
+end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local r = redis.call('HMGET', ARGV[1] .. 's:' .. id, 'd', 'v', 'c', 'u', 'e', 'o')
+  if r[2] and live(r[5], now) then
+    rows[#rows + 1] = id
+    for i = 1, 6 do rows[#rows + 1] = r[i] end
+    n = n + 1
+    if #rows >= 700 then flush() end
+  end
+end
+flush()
+if n > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return n
+"""
+
 #: Apply a staged import (IMPORT-2..IMPORT-6) in one atomic step. KEYS ids, expiry,
 #: generation, staging list (7 entries per record: id, d, v, c, u, e, o); ARGV prefix,
 #: now, on_conflict, physical-expiry grace in ms ('' = none). Returns {total, expired,
@@ -254,6 +278,7 @@ SCRIPTS = {
         "count": COUNT,
         "purge": PURGE,
         "export": EXPORT,
+        "snapshot": SNAPSHOT,
         "import": IMPORT,
     }.items()
 }

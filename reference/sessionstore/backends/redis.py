@@ -39,11 +39,12 @@ a batch at a time (IMPORT-7), then applied by one script: all or nothing (IMPORT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import random
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -65,6 +66,7 @@ from ..export import (
     FORMAT_VERSION,
     ExportDocument,
     check_on_conflict,
+    chunked_document,
     import_report,
     parse_export,
     record_to_export,
@@ -555,6 +557,35 @@ class RedisStore(ClosesOnExit):
             sessions=[record_to_export(r) for r in self._records(flat)],
         )
 
+    async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
+        """EXPORT-2: one script copies the live sessions into a snapshot list on the
+        server (the store at one instant, EXPORT-1); the document is then read from it a
+        chunk at a time, so this client holds one chunk, and the list is deleted."""
+        self._check_open()
+        now = self._now()
+        snapshot = f"{self._prefix}export:{secrets.token_hex(8)}"
+        try:
+            total = int(
+                await self._run(
+                    "snapshot", (self._ids, snapshot), self._prefix, now, STAGING_TTL_S * 1000
+                )
+            )
+
+            async def batches() -> AsyncIterator[list[Record]]:
+                for first in range(0, total, chunk_size):
+                    last = min(first + chunk_size, total) - 1
+                    flat = await self._guarded(
+                        self._client.lrange(snapshot, 7 * first, 7 * last + 6)
+                    )
+                    yield self._records(flat)
+
+            async for piece in chunked_document(now, batches()):
+                yield piece
+        finally:
+            if not self._closed:
+                with contextlib.suppress(StoreUnavailable):
+                    await self._guarded(self._client.delete(snapshot))
+
     async def import_(
         self,
         doc: ExportDocument | Mapping[str, Any] | str | bytes,
@@ -591,10 +622,8 @@ class RedisStore(ClosesOnExit):
             )
         except BaseException:
             if not self._closed:
-                try:
+                with contextlib.suppress(StoreUnavailable):  # else it expires on its own
                     await staging.clear()
-                except StoreUnavailable:
-                    pass  # the staging list expires on its own
             raise
         total, expired, *flat = result
         clashing = [(int(flat[i]), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
@@ -631,6 +660,7 @@ class RedisStore(ClosesOnExit):
             port = probe.getsockname()[1]
         self._pool.connection_kwargs.update(host="127.0.0.1", port=port)
         await self._pool.disconnect()
+        self._pool.reset()  # forget the old connections: they would reconnect to the server
 
     async def corrupt_for_testing(self, id: str) -> None:
         """Overwrite a session's stored data with bytes that are not JSON."""
