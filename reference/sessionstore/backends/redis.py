@@ -50,7 +50,13 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    NoPermissionError,
+    NoScriptError,
+    RedisError,
+    ResponseError,
+)
 
 from ..contract import Updater
 from ..errors import (
@@ -264,9 +270,9 @@ class RedisStore(ClosesOnExit):
         password = urlsplit(self.url).password
         if password:
             text = text.replace(password, "***")
-        if "WRONGPASS" in text or "NOAUTH" in text or "invalid password" in text:
+        if isinstance(exc, AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
             why = "authentication refused (wrong user name or password)"
-        elif "NOPERM" in text:
+        elif isinstance(exc, NoPermissionError) or "NOPERM" in text:
             why = "the server's ACL refuses this user a command the store needs"
         elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "Timeout" in type(
             exc
