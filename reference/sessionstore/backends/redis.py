@@ -135,6 +135,18 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
+#: A reply of HMGET: one value per field, None for a missing key.
+Row = list[bytes | None]
+#: A flat array reply.
+Flat = list[Any]
+Records = list[Record]
+
+
+def _command(client: aioredis.Redis, *args: Any) -> Awaitable[Any]:
+    """One command, straight to the client (redis-py leaves execute_command untyped)."""
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
 def _ms(field: bytes | None) -> int | None:
     return None if not field else int(field)
 
@@ -150,10 +162,10 @@ class _Script:
 
     async def __call__(self, client: aioredis.Redis, keys: tuple[str, ...], *args: Any) -> Any:
         try:
-            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return await _command(client, "EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await client.execute_command("SCRIPT", "LOAD", self.source)
-            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            await _command(client, "SCRIPT", "LOAD", self.source)
+            return await _command(client, "EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 _RUN = {name: _Script(name, source) for name, source in SCRIPTS.items()}
@@ -172,7 +184,15 @@ class _Staging:
             flat: list[Any] = []
             for r in records[start : start + IMPORT_BATCH]:
                 expires = "" if r.expires_ms is None else r.expires_ms
-                flat += (r.id, r.data, r.version, r.created_ms, r.updated_ms, expires, r.owner or "")
+                flat += (
+                    r.id,
+                    r.data,
+                    r.version,
+                    r.created_ms,
+                    r.updated_ms,
+                    expires,
+                    r.owner or "",
+                )
             await self.store._guarded(self._push(flat))
 
     async def _push(self, flat: list[Any]) -> None:
@@ -204,7 +224,9 @@ class RedisStore(ClosesOnExit):
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss"):
-            raise InvalidSession(f"a Redis store URL starts redis:// or rediss://, not {redact(url)!r}")
+            raise InvalidSession(
+                f"a Redis store URL starts redis:// or rediss://, not {redact(url)!r}"
+            )
         if type(namespace) is not str or not 1 <= len(namespace) <= 200:
             raise InvalidSession(f"namespace must be a str of 1-200 characters, got {namespace!r}")
         if not timeout > 0:
@@ -274,10 +296,12 @@ class RedisStore(ClosesOnExit):
             why = "authentication refused (wrong user name or password)"
         elif isinstance(exc, NoPermissionError) or "NOPERM" in text:
             why = "the server's ACL refuses this user a command the store needs"
-        elif isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "Timeout" in type(
-            exc
-        ).__name__:
+        elif (
+            isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "Timeout" in type(exc).__name__
+        ):
             why = f"no answer within {self.timeout:g} s"
+        elif isinstance(exc, ResponseError):
+            why = "the server refused the command"
         else:
             why = "cannot reach the server"
         return StoreUnavailable(f"{self._where}: {why} ({type(exc).__name__}: {text})")
@@ -301,15 +325,15 @@ class RedisStore(ClosesOnExit):
         self._check_open()
         return await self._guarded(_RUN[script](self._client, keys, *args))
 
-    async def _row(self, session_id: str) -> list[bytes | None]:
+    async def _row(self, session_id: str) -> Row:
         self._check_open()
-        row: list[bytes | None] = await self._guarded(
-            self._client.execute_command("HMGET", self._key(session_id), *_FIELDS)
+        row: Row = await self._guarded(
+            _command(self._client, "HMGET", self._key(session_id), *_FIELDS)
         )
         return row
 
     @staticmethod
-    def _record(session_id: str, row: list[bytes | None]) -> Record:
+    def _record(session_id: str, row: Row) -> Record:
         """A record from the fields d, v, c, u, e, o; metadata that is not a number is
         corruption (ERR-3), as undecodable data is."""
         d, v, c, u, e, o = row
@@ -328,7 +352,7 @@ class RedisStore(ClosesOnExit):
                 f"session {session_id!r}: stored metadata does not decode"
             ) from None
 
-    def _live_record(self, session_id: str, row: list[bytes | None], now: int) -> Record | None:
+    def _live_record(self, session_id: str, row: Row, now: int) -> Record | None:
         if row[1] is None:
             return None
         record = self._record(session_id, row)
@@ -352,7 +376,14 @@ class RedisStore(ClosesOnExit):
         expires = None if ttl_ms is None else now + ttl_ms
         keys = (self._key(session_id), self._ids, self._exp, self._gen)
         made = await self._run(
-            "create", keys, session_id, encoded, now, _text(expires), owner or "", self._pxat(expires)
+            "create",
+            keys,
+            session_id,
+            encoded,
+            now,
+            _text(expires),
+            owner or "",
+            self._pxat(expires),
         )
         if not made:
             raise SessionExists(f"a live session with id {session_id!r} exists")
@@ -397,7 +428,7 @@ class RedisStore(ClosesOnExit):
         return self._written(id, copy, now, result, expected_version)
 
     def _written(
-        self, id: str, copy: JSONObject, now: int, result: list[Any], expected: int | None
+        self, id: str, copy: JSONObject, now: int, result: Flat, expected: int | None
     ) -> Session:
         status = result[0]
         if status == 0:
@@ -429,14 +460,11 @@ class RedisStore(ClosesOnExit):
         key = self._key(id)
         for attempt in range(UPDATE_ATTEMPTS):
             self._check_open()
-            row = await self._guarded(self._client.execute_command("HMGET", key, "d", "v", "o", "e", "g"))
-            data, version, stored_owner, expires_at, generation = row
-            live = version is not None and (
-                not expires_at or self._now() < int(expires_at)
-            )
-            if not live or not visible(stored_owner.decode() if stored_owner else None, owner):
+            row = await self._guarded(_command(self._client, "HMGET", key, *_FIELDS, "g"))
+            current = self._live_record(id, row[:6], self._now())
+            if current is None or not current.visible_to(owner):
                 raise SessionNotFound(f"no live session with id {id!r}")
-            encoded, copy = encode_checked(fn(decode_data(data or b"", id)), self.limits)
+            encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
             now = self._now()  # the write is the linearization point: its own now
             expires = None if ttl_ms is None else now + ttl_ms
             result = await self._run(
@@ -444,8 +472,8 @@ class RedisStore(ClosesOnExit):
                 (key, self._exp),
                 id,
                 now,
-                generation or b"",
-                version,
+                row[6] or b"",
+                row[1],
                 encoded,
                 _text(expires),
                 owner or "",
@@ -531,7 +559,7 @@ class RedisStore(ClosesOnExit):
         sessions = [r.to_session() for r in self._records(flat[1:])]
         return Page(sessions, flat[0].decode() or None)
 
-    def _records(self, flat: list[Any]) -> list[Record]:
+    def _records(self, flat: Flat) -> Records:
         """Records from a flat reply of (id, d, v, c, u, e, o) groups."""
         records = []
         for i in range(0, len(flat), 7):
@@ -547,7 +575,9 @@ class RedisStore(ClosesOnExit):
         removed = 0
         while True:
             done = int(
-                await self._run("purge", (self._ids, self._exp), self._prefix, self._now(), PURGE_BATCH)
+                await self._run(
+                    "purge", (self._ids, self._exp), self._prefix, self._now(), PURGE_BATCH
+                )
             )
             removed += done
             if done < PURGE_BATCH:
@@ -577,7 +607,7 @@ class RedisStore(ClosesOnExit):
                 )
             )
 
-            async def batches() -> AsyncIterator[list[Record]]:
+            async def batches() -> AsyncIterator[Records]:
                 for first in range(0, total, chunk_size):
                     last = min(first + chunk_size, total) - 1
                     flat = await self._guarded(
@@ -623,9 +653,7 @@ class RedisStore(ClosesOnExit):
             await fill(staging)
             keys = (self._ids, self._exp, self._gen, staging.key)
             grace = "" if self._grace_ms is None else self._grace_ms
-            result = await self._run(
-                "import", keys, self._prefix, self._now(), on_conflict, grace
-            )
+            result = await self._run("import", keys, self._prefix, self._now(), on_conflict, grace)
         except BaseException:
             if not self._closed:
                 with contextlib.suppress(StoreUnavailable):  # else it expires on its own
@@ -666,7 +694,7 @@ class RedisStore(ClosesOnExit):
             port = probe.getsockname()[1]
         self._pool.connection_kwargs.update(host="127.0.0.1", port=port)
         await self._pool.disconnect()
-        self._pool.reset()  # forget the old connections: they would reconnect to the server
+        self._pool.reset()  # type: ignore[no-untyped-call]  # forget the old connections: they would reconnect to the server
 
     async def corrupt_for_testing(self, id: str) -> None:
         """Overwrite a session's stored data with bytes that are not JSON."""
@@ -700,4 +728,3 @@ async def open_redis(
     except BaseException:
         await store.close()
         raise
-
