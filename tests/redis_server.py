@@ -1,7 +1,8 @@
 """A throwaway ``redis-server`` for tests and benchmarks: a free loopback port, no
 persistence (``--save "" --appendonly no``), a private working directory, stopped at
 the end. ``python tests/redis_server.py -- COMMAND...`` runs COMMAND with
-``REDIS_URL`` set to such a server (nox's ``conformance(backend='redis')`` uses it).
+``REDIS_URL`` set to such a server, and ``{REDIS_URL}`` in its arguments replaced by
+the server's URL (nox's ``conformance(backend='redis')`` runs the kit this way).
 
 When redis-server is missing: tests skip, except on CI (``CI`` set), where they fail —
 CI installs the Debian package ``redis-server`` (.ci/run), so a missing server there
@@ -115,10 +116,20 @@ def main(argv: list[str]) -> int:
         return 2
     given = os.environ.get("SESSION_STORE_URL") or os.environ.get("REDIS_URL")
     if given and given.startswith(("redis://", "rediss://")):
-        return subprocess.call(command, env={**os.environ, "REDIS_URL": given})
+        return _call(command, given)
+    if server_binary() is None:
+        print(
+            f"error: {SERVER} not found; install the Debian package redis-server", file=sys.stderr
+        )
+        return 1
     with running() as server:
-        print(f"redis-server on {server.url}", flush=True)
-        return subprocess.call(command, env={**os.environ, "REDIS_URL": server.url})
+        print(f"redis-server {server.process and server.process.pid} on {server.url}", flush=True)
+        return _call(command, server.url)
+
+
+def _call(command: list[str], url: str) -> int:
+    args = [arg.replace("{REDIS_URL}", url) for arg in command]
+    return subprocess.call(args, env={**os.environ, "REDIS_URL": url})
 
 
 if __name__ == "__main__":
