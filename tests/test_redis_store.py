@@ -311,3 +311,37 @@ def _report_text(report: Any) -> str:
     from sessionstore_conformance.report import to_json, to_markdown
 
     return json.dumps(to_json(report)) + to_markdown(report)
+
+
+#: The commands docs/redis.md lists for an ACL user of the store.
+DOCUMENTED_ACL = (
+    "PING EVALSHA SCRIPT|LOAD HMGET HSET DEL INCR ZADD ZREM ZRANGE ZRANGEBYLEX ZRANGEBYSCORE "
+    "ZCARD ZCOUNT PERSIST PEXPIREAT PEXPIRE EXPIRE RPUSH LRANGE LLEN MULTI EXEC"
+).split()
+
+
+async def test_the_documented_acl_is_enough(own_redis: RedisServer) -> None:
+    with sync_redis.Redis(port=own_redis.port) as admin:
+        admin.acl_setuser(
+            "store",
+            enabled=True,
+            passwords=[f"+{SECRET}"],
+            keys=["sessionstore:*"],
+            commands=[f"+{c.lower()}" for c in DOCUMENTED_ACL],
+        )
+    url = f"redis://store:{SECRET}@127.0.0.1:{own_redis.port}/0?namespace=t_acl"
+    async with open_store(url) as store:
+        assert isinstance(store, RedisStore)
+        made = await store.create({"n": 1}, ttl=60)
+        await store.replace(made.id, {"n": 2}, ttl=120)
+        await store.update(made.id, lambda d: {"n": d["n"] + 1})
+        await store.touch(made.id, 30)
+        doc = await store.export()
+        text = b"".join([piece async for piece in store.export_chunks()])
+        assert await store.delete(made.id)
+        await store.import_(doc)
+        await store.import_(text, on_conflict="replace")
+        assert (await store.list()).sessions[0].data == {"n": 3}
+        assert await store.count() == 1 and await store.purge_expired() == 0
+        assert (await store.stats())["stored"] == 1
+        await store.corrupt_for_testing(made.id)
