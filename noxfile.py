@@ -78,6 +78,8 @@ def _kit_options(session: nox.Session) -> list[str]:
 def conformance(session: nox.Session, backend: str) -> None:
     """Run the conformance kit against one reference backend and print its clause report
     (`nox -s conformance` runs the whole matrix; arguments after `--` go to the kit)."""
+    if session.posargs and not session.posargs[0].startswith("-"):
+        session.error(f"{session.posargs[0]!r} looks like a TARGET: use nox -s kit -- TARGET")
     kit = ["sessionstore-conformance", "run"]
     env = _hypothesis_env()
     if backend == "memory":
