@@ -120,6 +120,7 @@ STAGING_TTL_S = 3600
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_NAMESPACE = "sessions"
 _FIELDS = ("d", "v", "c", "u", "e", "o")
+_DRIVER_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _STORE_OPTIONS = ("namespace", "timeout")
 #: redis-py's own URL options for ``rediss://`` that a store URL may carry.
 TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname")
@@ -310,27 +311,23 @@ class RedisStore(ClosesOnExit):
         if self._closed:
             raise StoreUnavailable(f"{self._where} is closed")
 
+    def _failed(self, exc: BaseException) -> CorruptSession | StoreUnavailable:
+        """The store's error for a driver's (ERR-3, ERR-4): a script's CORRUPT reply is
+        corruption; anything else means the server cannot serve us."""
+        if isinstance(exc, ResponseError) and str(exc).startswith("CORRUPT"):
+            return CorruptSession(f"{self._where}: {exc}")
+        return self._unavailable(exc)
+
     async def _guarded(self, call: Awaitable[Any]) -> Any:
-        """Await a Redis call, translating the driver's errors (ERR-3, ERR-4)."""
+        """Await a Redis call, translating the driver's errors."""
         try:
             return await call
-        except ResponseError as exc:
-            if str(exc).startswith("CORRUPT") or "CORRUPT" in str(exc).split("\n")[0]:
-                raise CorruptSession(f"{self._where}: {exc}") from None
-            raise self._unavailable(exc) from exc
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
-            raise self._unavailable(exc) from exc
+        except _DRIVER_ERRORS as exc:
+            raise self._failed(exc) from exc
 
     async def _run(self, script: str, keys: tuple[str, ...], *args: Any) -> Any:
         self._check_open()
         return await self._guarded(_RUN[script](self._client, keys, *args))
-
-    async def _row(self, session_id: str) -> Row:
-        self._check_open()
-        row: Row = await self._guarded(
-            _command(self._client, "HMGET", self._key(session_id), *_FIELDS)
-        )
-        return row
 
     @staticmethod
     def _record(session_id: str, row: Row) -> Record:
@@ -392,7 +389,12 @@ class RedisStore(ClosesOnExit):
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
         check_owner(owner, self.limits)
-        row = await self._row(id)
+        self._check_open()
+        # The hottest call: the command is awaited here, not through _guarded.
+        try:
+            row = await self._client.execute_command("HMGET", self._key(id), *_FIELDS)  # type: ignore[no-untyped-call]
+        except _DRIVER_ERRORS as exc:
+            raise self._failed(exc) from exc
         record = self._live_record(id, row, self._now())
         if record is None or not visible(record.owner, owner):
             return None
