@@ -15,7 +15,8 @@ namespace a Redis Cluster hash tag: all its keys share one slot.
   ``ZCARD ids - ZCOUNT exp -inf now`` (exact by LIVE-1, no scan) and ``purge_expired``
   takes the expired ids from its front (O(expired), PURGE-2);
 * ``…gen`` — a counter that tells apart successive sessions with one id (update's CAS);
-* ``…import:TOKEN`` — an import's staging list, gone when the import ends.
+* ``…import:TOKEN`` — an import's staging list, gone when the import ends;
+* ``…export:TOKEN`` — an ``export_chunks`` snapshot list, gone when the export ends.
 
 **Time.** Liveness is LIVE-1 at the store's clock, read by the client and passed to
 every script (LIVE-4). Redis's own expiry (``PEXPIREAT``, milliseconds) only reclaims
@@ -33,7 +34,10 @@ re-reads and retries when they are not, up to ``UPDATE_ATTEMPTS`` times. ``touch
 checks in the script that the data is framed as a JSON object, then decodes it in
 Python; if it still does not decode, a second script puts the old expiry back (ERR-2).
 An import is validated whole with the shared reader first (IMPORT-1), staged in a list
-a batch at a time (IMPORT-7), then applied by one script: all or nothing (IMPORT-2).
+a batch at a time (IMPORT-7), then applied by one script: all or nothing (IMPORT-2),
+with no WATCH retries for a busy namespace to starve. ``export_chunks`` has one script
+copy the live sessions into a snapshot list (one instant, EXPORT-1) and reads it a
+chunk at a time (EXPORT-2).
 """
 
 from __future__ import annotations
