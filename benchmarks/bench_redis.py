@@ -52,7 +52,7 @@ from sessionstore.backends.redis import RedisStore
 TTL_S = 3600
 TARGETS = {"get": 1.15}
 SIZES = {"200 B": 200, "1 KiB": 1024, "64 KiB": 65536}
-OPERATIONS = ("get", "create", "replace", "touch", "update", "delete")
+OPERATIONS = ("create", "get", "replace", "touch", "update", "delete")
 Call = Callable[[str], Awaitable[Any]]
 
 
