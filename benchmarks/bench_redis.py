@@ -181,6 +181,9 @@ async def one_round(
             calls = {"ours": ours[op], "raw": raws[op]}
             await measure(calls, warm, chunk)  # warm-up, not counted
             samples[op] = await measure(calls, ids, chunk)
+            if op == "create":  # what the other operations measure is stored, in both
+                assert await store.get(ids[-1]) is not None
+                assert await client.hget(raw.key(ids[-1]), "d") == encoded
     finally:
         gc.enable()
         await client.flushdb()
