@@ -179,3 +179,10 @@ async def test_redis_type_without_url_means_localhost(monkeypatch: pytest.Monkey
     with pytest.raises(StoreUnavailable, match=r"redis://127\.0\.0\.1:1/0\?namespace=sessions"):
         async with open_store():
             pass
+
+
+async def test_a_malformed_url_never_repeats_a_password() -> None:
+    with pytest.raises(InvalidSession, match="malformed store URL") as refused:
+        async with open_store("redis:/app:hunter2@host/0"):
+            pass
+    assert "hunter2" not in str(refused.value) and "host/0" in str(refused.value)

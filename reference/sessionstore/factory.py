@@ -127,8 +127,10 @@ def _backend_name(config: StoreConfig) -> str:
         return config.type
     scheme = urlsplit(config.url).scheme
     if not scheme or "://" not in config.url:
+        # Whatever precedes an "@" may be a password: never repeated in a message.
+        shown = "...@" + config.url.rpartition("@")[2] if "@" in config.url else config.url
         raise InvalidSession(
-            f"malformed store URL {config.url!r}: expected scheme://..., e.g. memory://"
+            f"malformed store URL {shown!r}: expected scheme://..., e.g. memory://"
         )
     return scheme
 
