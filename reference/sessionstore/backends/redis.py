@@ -8,7 +8,8 @@ one namespace is a key of another (``app`` and ``app:x`` or ``app_2`` included),
 nothing outside ``sessionstore:`` is ever read or written. The braces make the
 namespace a Redis Cluster hash tag: all its keys share one slot.
 
-* ``…s:ID`` — a session, a hash (fields in :mod:`._redis_lua`);
+* ``…s:ID`` — a session: one string, a header line then owner and data (layout in
+  :mod:`._redis_lua`), so that ``get`` is one ``GET``;
 * ``…ids`` — a sorted set of every stored id, all scores 0, so ``ZRANGEBYLEX`` pages by
   id in byte order (LIST-1, LIST-2: a cursor is a position, stable under writes);
 * ``…exp`` — a sorted set of the ids that expire, scored by expiry: ``count`` is
@@ -28,7 +29,7 @@ nothing expires physically and ``purge_expired`` reclaims memory.
 **Atomicity.** ``create``, ``replace``, ``touch``, ``delete``, ``count`` and the
 conditional write of ``update`` are each one Lua script (EVALSHA; loaded on first use
 and again after NOSCRIPT), one round trip, atomic on the server. ``get`` is one
-``HMGET``. ``update(fn)`` reads (one ``HMGET``), runs ``fn`` in Python, then writes with a
+``GET``. ``update(fn)`` reads (one ``GET``), runs ``fn`` in Python, then writes with a
 script that checks the session's generation and version are still those read, and
 re-reads and retries when they are not, up to ``UPDATE_ATTEMPTS`` times. ``touch``
 checks in the script that the data is framed as a JSON object, then decodes it in
@@ -123,7 +124,6 @@ IMPORT_BATCH = 1000
 STAGING_TTL_S = 3600
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_NAMESPACE = "sessions"
-_FIELDS = ("d", "v", "c", "u", "e", "o")
 _DRIVER_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _STORE_OPTIONS = ("namespace", "timeout")
 #: redis-py's own URL options for ``rediss://`` that a store URL may carry.
@@ -140,8 +140,6 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-#: A reply of HMGET: one value per field, None for a missing key.
-Row = list[bytes | None]
 #: A flat array reply.
 Flat = list[Any]
 Records = list[Record]
@@ -150,6 +148,50 @@ Records = list[Record]
 def _command(client: aioredis.Redis, *args: Any) -> Awaitable[Any]:
     """One command, straight to the client (redis-py leaves execute_command untyped)."""
     return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def pack_session(record: Record, generation: int) -> bytes:
+    """A session as the store keeps it (the layout in :mod:`._redis_lua`)."""
+    owner = (record.owner or "").encode()
+    expires = b"" if record.expires_ms is None else b"%d" % record.expires_ms
+    head = b"%d %d %d %s %d %d\n" % (
+        record.version,
+        record.created_ms,
+        record.updated_ms,
+        expires,
+        generation,
+        len(owner),
+    )
+    return head + owner + record.data
+
+
+def parse_session(session_id: str, raw: bytes) -> tuple[Record, bytes]:
+    """A stored session and its generation; a value that does not parse is corruption
+    (ERR-3), like data that does not decode."""
+    end = raw.find(b"\n")
+    try:
+        if end < 0:
+            raise ValueError("no header")
+        version, created, updated, expires, generation, owner_bytes = raw[:end].split(b" ")
+        start = end + 1 + int(owner_bytes)
+        owner = raw[end + 1 : start].decode()
+        record = Record(
+            session_id,
+            raw[start:],
+            int(version),
+            int(created),
+            int(updated),
+            int(expires) if expires else None,
+            owner or None,
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise CorruptSession(f"session {session_id!r}: the stored value does not parse") from None
+    return record, generation
+
+
+def _records(flat: Flat) -> Records:
+    """Records from a flat reply of (id, stored value) pairs."""
+    return [parse_session(flat[i].decode(), flat[i + 1])[0] for i in range(0, len(flat), 2)]
 
 
 def _ms(field: bytes | None) -> int | None:
@@ -188,16 +230,7 @@ class _Staging:
         for start in range(0, len(records), IMPORT_BATCH):
             flat: list[Any] = []
             for r in records[start : start + IMPORT_BATCH]:
-                expires = "" if r.expires_ms is None else r.expires_ms
-                flat += (
-                    r.id,
-                    r.data,
-                    r.version,
-                    r.created_ms,
-                    r.updated_ms,
-                    expires,
-                    r.owner or "",
-                )
+                flat += (r.id, pack_session(r, 0))
             await self.store._guarded(self._push(flat))
 
     async def _push(self, flat: list[Any]) -> None:
@@ -333,30 +366,11 @@ class RedisStore(ClosesOnExit):
         self._check_open()
         return await self._guarded(_RUN[script](self._client, keys, *args))
 
-    @staticmethod
-    def _record(session_id: str, row: Row) -> Record:
-        """A record from the fields d, v, c, u, e, o; metadata that is not a number is
-        corruption (ERR-3), as undecodable data is."""
-        d, v, c, u, e, o = row
-        try:
-            return Record(
-                session_id,
-                d or b"",
-                int(v or b""),
-                int(c or b""),
-                int(u or b""),
-                _ms(e),
-                o.decode() if o else None,
-            )
-        except (ValueError, UnicodeDecodeError):
-            raise CorruptSession(
-                f"session {session_id!r}: stored metadata does not decode"
-            ) from None
-
-    def _live_record(self, session_id: str, row: Row, now: int) -> Record | None:
-        if row[1] is None:
+    def _live(self, session_id: str, raw: bytes | None, now: int) -> Record | None:
+        """The stored session, if it is live at ``now`` (LIVE-1)."""
+        if raw is None:
             return None
-        record = self._record(session_id, row)
+        record = parse_session(session_id, raw)[0]
         return record if record.is_live(now) else None
 
     # --- the contract -----------------------------------------------------------------------
@@ -396,10 +410,10 @@ class RedisStore(ClosesOnExit):
         self._check_open()
         # The hottest call: the command is awaited here, not through _guarded.
         try:
-            row = await self._client.execute_command("HMGET", self._key(id), *_FIELDS)  # type: ignore[no-untyped-call]
+            raw = await self._client.execute_command("GET", self._key(id))  # type: ignore[no-untyped-call]
         except _DRIVER_ERRORS as exc:
             raise self._failed(exc) from exc
-        record = self._live_record(id, row, self._now())
+        record = self._live(id, raw, self._now())
         if record is None or not visible(record.owner, owner):
             return None
         return record.to_session()
@@ -466,10 +480,11 @@ class RedisStore(ClosesOnExit):
         key = self._key(id)
         for attempt in range(UPDATE_ATTEMPTS):
             self._check_open()
-            row = await self._guarded(_command(self._client, "HMGET", key, *_FIELDS, "g"))
-            current = self._live_record(id, row[:6], self._now())
+            raw = await self._guarded(_command(self._client, "GET", key))
+            current = self._live(id, raw, self._now())
             if current is None or not current.visible_to(owner):
                 raise SessionNotFound(f"no live session with id {id!r}")
+            generation = parse_session(id, raw)[1]
             encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
             now = self._now()  # the write is the linearization point: its own now
             expires = None if ttl_ms is None else now + ttl_ms
@@ -478,8 +493,8 @@ class RedisStore(ClosesOnExit):
                 (key, self._exp),
                 id,
                 now,
-                row[6] or b"",
-                row[1],
+                generation,
+                current.version,
                 encoded,
                 _text(expires),
                 owner or "",
@@ -562,16 +577,8 @@ class RedisStore(ClosesOnExit):
             self._now(),
             limit + LIST_SCAN_EXTRA,
         )
-        sessions = [r.to_session() for r in self._records(flat[1:])]
+        sessions = [r.to_session() for r in _records(flat[1:])]
         return Page(sessions, flat[0].decode() or None)
-
-    def _records(self, flat: Flat) -> Records:
-        """Records from a flat reply of (id, d, v, c, u, e, o) groups."""
-        records = []
-        for i in range(0, len(flat), 7):
-            session_id = flat[i].decode()
-            records.append(self._record(session_id, flat[i + 1 : i + 7]))
-        return records
 
     async def count(self) -> int:
         return int(await self._run("count", (self._ids, self._exp), self._now()))
@@ -596,7 +603,7 @@ class RedisStore(ClosesOnExit):
             format=FORMAT,
             format_version=FORMAT_VERSION,
             exported_at=from_ms(now),
-            sessions=[record_to_export(r) for r in self._records(flat)],
+            sessions=[record_to_export(r) for r in _records(flat)],
         )
 
     async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
@@ -617,9 +624,9 @@ class RedisStore(ClosesOnExit):
                 for first in range(0, total, chunk_size):
                     last = min(first + chunk_size, total) - 1
                     flat = await self._guarded(
-                        self._client.lrange(snapshot, 7 * first, 7 * last + 6)
+                        self._client.lrange(snapshot, 2 * first, 2 * last + 1)
                     )
-                    yield self._records(flat)
+                    yield _records(flat)
 
             async for piece in chunked_document(now, batches()):
                 yield piece
@@ -704,7 +711,12 @@ class RedisStore(ClosesOnExit):
 
     async def corrupt_for_testing(self, id: str) -> None:
         """Overwrite a session's stored data with bytes that are not JSON."""
-        await self._guarded(self._client.hset(self._key(id), "d", b"\xff{not json"))
+        key = self._key(id)
+        raw = await self._guarded(self._client.get(key))
+        header, _, rest = raw.partition(b"\n")
+        owner_bytes = int(header.rsplit(b" ", 1)[1])
+        corrupt = header + b"\n" + rest[:owner_bytes] + b"\xff{not json"
+        await self._guarded(self._client.set(key, corrupt, keepttl=True))
 
 
 def _text(value: int | None) -> int | str:
