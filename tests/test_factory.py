@@ -149,6 +149,8 @@ async def test_redis_urls(url: str, reopen: str, server: str) -> None:
         kwargs = store._pool.connection_kwargs
         assert (kwargs["host"], kwargs["port"]) == ("h", 6380)
         assert kwargs.get("password") == ("pw" if "pw" in server else None)
+        tls = url.startswith("rediss://")
+        assert (store._pool.connection_class.__name__ == "SSLConnection") == tls
     finally:
         await store.close()
 
