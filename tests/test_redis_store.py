@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
@@ -81,13 +82,14 @@ async def test_url_forms_and_the_environment(
 
 async def test_namespaces_are_apart_and_foreign_keys_untouched(redis_url: str) -> None:
     foreign = sync_redis.Redis.from_url(redis_url)
-    names = ["app", "app_2", "app:x", "ap", "sessions}:s:z", "{app}"]
+    run = secrets.token_hex(3)  # a server given by REDIS_URL may hold an earlier run's keys
+    names = [run + n for n in ("app", "app_2", "app:x", "ap", "sessions}:s:z", "{app}")]
     planted = {
-        b"app": b"1",
+        f"{run}app".encode(): b"1",
         b"sessionstore": b"2",
-        b"sessionstore:app:ids": b"3",
-        b"sessionstore:{app}": b"4",
-        b"sessionstore:{app}x:ids": b"5",
+        f"sessionstore:{run}app:ids".encode(): b"3",
+        f"sessionstore:{{{run}app}}".encode(): b"4",
+        f"sessionstore:{{{run}app}}x:ids".encode(): b"5",
     }
     for key, value in planted.items():
         foreign.set(key, value)
