@@ -372,3 +372,33 @@ async def test_the_documented_acl_is_enough(own_redis: RedisServer) -> None:
         assert await store.count() == 1 and await store.purge_expired() == 0
         assert (await store.stats())["stored"] == 1
         await store.corrupt_for_testing(made.id)
+
+
+async def test_a_long_import_outlasts_the_call_timeout(redis_url: str) -> None:
+    """The import's apply script takes longer than the store's timeout here: the store
+    waits for it (bulk connections) instead of raising while the script writes on."""
+    store = await open_redis(redis_url, namespace=f"t_bulk{secrets.token_hex(3)}", timeout=0.05)
+    stamp = "2030-01-01T00:00:00.000Z"
+    doc = {
+        "format": "sessionstore-export",
+        "format_version": 1,
+        "exported_at": stamp,
+        "sessions": [
+            {"id": f"s{i:06d}", "data": {"i": i, "pad": "x" * 200}, "version": 1,
+             "created_at": stamp, "updated_at": stamp, "expires_at": None}
+            for i in range(30_000)
+        ],
+    }  # fmt: skip
+    try:
+        started = time.monotonic()
+        report = await store.import_(doc)
+        assert time.monotonic() - started > 0.05
+        assert report.imported == 30_000 and await store.count() == 30_000
+        text = b"".join([piece async for piece in store.export_chunks()])
+        assert len(json.loads(text)["sessions"]) == 30_000
+    finally:
+        await store.close()
+        with sync_redis.Redis.from_url(redis_url) as raw:
+            keys = list(raw.scan_iter(match=store._prefix + "*", count=1000))
+            for start in range(0, len(keys), 1000):
+                raw.delete(*keys[start : start + 1000])

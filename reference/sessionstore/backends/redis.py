@@ -123,6 +123,8 @@ IMPORT_BATCH = 1000
 #: Seconds a staging list survives a client that died in the middle of an import.
 STAGING_TTL_S = 3600
 DEFAULT_TIMEOUT_S = 5.0
+#: Seconds to wait for a script over a whole namespace (export, import) to answer.
+BULK_TIMEOUT_S = 600.0
 DEFAULT_NAMESPACE = "sessions"
 _DRIVER_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _STORE_OPTIONS = ("namespace", "timeout")
@@ -298,13 +300,22 @@ class RedisStore(ClosesOnExit):
         self._ids = self._prefix + "ids"
         self._exp = self._prefix + "exp"
         self._gen = self._prefix + "gen"
+        # retry=None: a script is not idempotent, so never resent behind the caller's back.
         self._pool = aioredis.ConnectionPool.from_url(
-            server_url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=None,  # a script is not idempotent: never resent behind the caller's back
+            server_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=None
         )
         self._client = aioredis.Redis(connection_pool=self._pool)
+        # The scripts that read or write a whole namespace (export, the export snapshot,
+        # an import's apply) run for seconds on a large one: their answer is awaited on
+        # connections of their own, up to BULK_TIMEOUT_S. Given up on sooner, an import
+        # would raise while its script goes on to write everything (ERR-2).
+        self._bulk_pool = aioredis.ConnectionPool.from_url(
+            server_url,
+            socket_timeout=max(timeout, BULK_TIMEOUT_S),
+            socket_connect_timeout=timeout,
+            retry=None,
+        )
+        self._bulk = aioredis.Redis(connection_pool=self._bulk_pool)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -365,6 +376,11 @@ class RedisStore(ClosesOnExit):
     async def _run(self, script: str, keys: tuple[str, ...], *args: Any) -> Any:
         self._check_open()
         return await self._guarded(_RUN[script](self._client, keys, *args))
+
+    async def _run_bulk(self, script: str, keys: tuple[str, ...], *args: Any) -> Any:
+        """_run for a script over a whole namespace, on the patient connections."""
+        self._check_open()
+        return await self._guarded(_RUN[script](self._bulk, keys, *args))
 
     def _live(self, session_id: str, raw: bytes | None, now: int) -> Record | None:
         """The stored session, if it is live at ``now`` (LIVE-1)."""
@@ -598,7 +614,7 @@ class RedisStore(ClosesOnExit):
 
     async def export(self) -> ExportDocument:
         now = self._now()
-        flat = await self._run("export", (self._ids,), self._prefix, now)
+        flat = await self._run_bulk("export", (self._ids,), self._prefix, now)
         return ExportDocument(
             format=FORMAT,
             format_version=FORMAT_VERSION,
@@ -615,7 +631,7 @@ class RedisStore(ClosesOnExit):
         snapshot = f"{self._prefix}export:{secrets.token_hex(8)}"
         try:
             total = int(
-                await self._run(
+                await self._run_bulk(
                     "snapshot", (self._ids, snapshot), self._prefix, now, STAGING_TTL_S * 1000
                 )
             )
@@ -666,7 +682,9 @@ class RedisStore(ClosesOnExit):
             await fill(staging)
             keys = (self._ids, self._exp, self._gen, staging.key)
             grace = "" if self._grace_ms is None else self._grace_ms
-            result = await self._run("import", keys, self._prefix, self._now(), on_conflict, grace)
+            result = await self._run_bulk(
+                "import", keys, self._prefix, self._now(), on_conflict, grace
+            )
         except BaseException:
             if not self._closed:
                 with contextlib.suppress(StoreUnavailable):  # else it expires on its own
@@ -679,8 +697,9 @@ class RedisStore(ClosesOnExit):
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            await self._client.aclose()
-            await self._pool.aclose()
+            for client, pool in ((self._client, self._pool), (self._bulk, self._bulk_pool)):
+                await client.aclose()
+                await pool.aclose()
 
     async def stats(self) -> dict[str, Any]:
         """For operators: sessions held (live or not yet purged) and the namespace."""
@@ -705,9 +724,10 @@ class RedisStore(ClosesOnExit):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        self._pool.connection_kwargs.update(host="127.0.0.1", port=port)
-        await self._pool.disconnect()
-        self._pool.reset()  # type: ignore[no-untyped-call]  # forget the old connections: they would reconnect to the server
+        for pool in (self._pool, self._bulk_pool):
+            pool.connection_kwargs.update(host="127.0.0.1", port=port)
+            await pool.disconnect()
+            pool.reset()  # type: ignore[no-untyped-call]  # old connections would reconnect
 
     async def corrupt_for_testing(self, id: str) -> None:
         """Overwrite a session's stored data with bytes that are not JSON."""
