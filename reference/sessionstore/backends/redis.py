@@ -207,7 +207,7 @@ class _Script:
     def __init__(self, name: str, source: str) -> None:
         self.name = name
         self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()  # its name
 
     async def __call__(self, client: aioredis.Redis, keys: tuple[str, ...], *args: Any) -> Any:
         try:
