@@ -3,8 +3,14 @@
     nox                      # lint, typecheck, tests (Python 3.11), docs
     nox -s tests             # the test suite on Python 3.11; extra args go to pytest
     nox -s tests_matrix      # the test suite on every supported Python
-    nox -s conformance       # the kit against memory://; `-- TARGET [options]` to change it
+    nox -s conformance       # the kit against every backend: memory, sqlite, redis
+    nox -s "conformance(backend='redis')"   # one backend; `-- [options]` go to the kit
+    nox -s kit -- TARGET [options]          # the kit against any store URL or factory
     nox -s lint typecheck docs
+
+The Redis runs start a throwaway redis-server (tests/redis_server.py), or use
+SESSION_STORE_URL / REDIS_URL when set; the server comes from the Debian package
+redis-server, which .ci/run installs.
 
 Each session builds its own virtualenv; nothing is reused from a dev venv.
 """
@@ -12,6 +18,7 @@ Each session builds its own virtualenv; nothing is reused from a dev venv.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -54,21 +61,50 @@ def tests_matrix(session: nox.Session) -> None:
     _run_tests(session)
 
 
-@nox.session(python=DEFAULT_PYTHON)
-def conformance(session: nox.Session) -> None:
-    """Run the conformance kit and print its clause report.
+#: The kit's matrix: each backend and how its session reaches a fresh target.
+BACKENDS = ("memory", "sqlite", "redis")
 
-    Default target: the reference memory store. `nox -s conformance -- TARGET [options]`
-    replaces the default (TARGET: a store URL or package.module:factory).
-    """
-    session.install(*PROJECT)
-    if session.posargs:
-        args = list(session.posargs)
+
+def _kit_options(session: nox.Session) -> list[str]:
+    """The session's arguments for the kit; on CI, the derandomized ci profile."""
+    options = list(session.posargs)
+    if _in_ci() and "--profile" not in options:
+        options += ["--profile", "ci"]
+    return options
+
+
+@nox.session(python=DEFAULT_PYTHON)
+@nox.parametrize("backend", BACKENDS)
+def conformance(session: nox.Session, backend: str) -> None:
+    """Run the conformance kit against one reference backend and print its clause report
+    (`nox -s conformance` runs the whole matrix; arguments after `--` go to the kit)."""
+    if session.posargs and not session.posargs[0].startswith("-"):
+        session.error(f"{session.posargs[0]!r} looks like a TARGET: use nox -s kit -- TARGET")
+    kit = ["sessionstore-conformance", "run"]
+    env = _hypothesis_env()
+    if backend == "memory":
+        session.install(*PROJECT)
+        session.run(*kit, "memory://", *_kit_options(session), env=env)
+    elif backend == "sqlite":
+        session.install(*PROJECT)
+        target = f"sqlite:///{Path(session.create_tmp()).absolute()}/kit.db"
+        session.run(*kit, target, *_kit_options(session), env=env)
     else:
-        args = ["memory://"]
-        if _in_ci():
-            args += ["--profile", "ci"]
-    session.run("sessionstore-conformance", "run", *args, env=_hypothesis_env())
+        session.install("-e", ".[conformance,redis]")
+        # The helper starts redis-server on a free port (or takes SESSION_STORE_URL /
+        # REDIS_URL) and puts its URL where the command says {REDIS_URL}.
+        helper = ["python", "tests/redis_server.py", "--"]
+        session.run(*helper, *kit, "{REDIS_URL}", *_kit_options(session), env=env)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def kit(session: nox.Session) -> None:
+    """Run the conformance kit against TARGET: `nox -s kit -- TARGET [options]`
+    (TARGET: a store URL or package.module:factory)."""
+    if not session.posargs:
+        session.error("usage: nox -s kit -- TARGET [options]")
+    session.install("-e", ".[conformance,redis]")
+    session.run("sessionstore-conformance", "run", *session.posargs, env=_hypothesis_env())
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -110,3 +110,81 @@ async def test_third_party_backends_register_by_entry_point(
     import fake_backend  # type: ignore[import-not-found]
 
     assert fake_backend.OPENED == ["custom://anything"]
+
+
+# --- the Redis store's URLs (a server is needed only to open one: tests/test_redis_store.py)
+
+
+def test_redis_schemes_are_builtin() -> None:
+    backends = available_backends()
+    assert backends["redis"] is backends["rediss"]
+
+
+@pytest.mark.parametrize(
+    ("url", "reopen", "server"),
+    [
+        (
+            "redis://h:6380/2",
+            "redis://h:6380/2?namespace=sessions",
+            "redis://h:6380/2",
+        ),
+        (
+            "rediss://app:pw@h:6380/0?namespace=a%3Ab&timeout=1.5&ssl_cert_reqs=none",
+            "rediss://app:pw@h:6380/0?namespace=a%3Ab&timeout=1.5&ssl_cert_reqs=none",
+            "rediss://app:pw@h:6380/0?ssl_cert_reqs=none",
+        ),
+    ],
+)
+async def test_redis_urls(url: str, reopen: str, server: str) -> None:
+    """The store's url opens it again (CAP-2): namespace and timeout kept, the server's
+    own options passed to redis-py, nothing else; the namespace is escaped in keys."""
+    from sessionstore.backends.redis import RedisStore
+
+    namespace = "a:b" if "a%3Ab" in url else "sessions"
+    store = RedisStore(url, namespace=namespace, timeout=1.5 if "timeout" in url else 5)
+    try:
+        assert store.url == reopen
+        assert store._prefix == f"sessionstore:{{{'a%3Ab' if namespace == 'a:b' else namespace}}}:"
+        assert "pw" not in repr(store) and "pw" not in store._where
+        kwargs = store._pool.connection_kwargs
+        assert (kwargs["host"], kwargs["port"]) == ("h", 6380)
+        assert kwargs.get("password") == ("pw" if "pw" in server else None)
+        tls = url.startswith("rediss://")
+        assert (store._pool.connection_class.__name__ == "SSLConnection") == tls
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("redis://localhost/0?color=red", "unknown store URL option"),
+        ("redis://localhost/0?timeout=soon", "timeout must be a number"),
+    ],
+)
+async def test_bad_redis_urls(target: str, message: str) -> None:
+    with pytest.raises(InvalidSession, match=message):
+        async with open_store(target):
+            pass
+
+
+async def test_redis_type_without_url_means_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SESSION_STORE_TYPE=redis alone opens redis://localhost:6379/0; nothing listens on
+    that port here, so the error names the URL, unreachable."""
+    from sessionstore import StoreUnavailable
+    from sessionstore.factory import DEFAULT_REDIS_URL
+
+    assert DEFAULT_REDIS_URL == "redis://localhost:6379/0"
+    monkeypatch.setenv("SESSION_STORE_TYPE", "redis")
+    monkeypatch.delenv("SESSION_STORE_URL", raising=False)
+    monkeypatch.setattr("sessionstore.factory.DEFAULT_REDIS_URL", "redis://127.0.0.1:1/0")
+    with pytest.raises(StoreUnavailable, match=r"redis://127\.0\.0\.1:1/0\?namespace=sessions"):
+        async with open_store():
+            pass
+
+
+async def test_a_malformed_url_never_repeats_a_password() -> None:
+    with pytest.raises(InvalidSession, match="malformed store URL") as refused:
+        async with open_store("redis:/app:hunter2@host/0"):
+            pass
+    assert "hunter2" not in str(refused.value) and "host/0" in str(refused.value)

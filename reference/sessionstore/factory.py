@@ -81,8 +81,38 @@ def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionS
     return store.open()
 
 
+def _open_redis(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionStore]:
+    """``redis://[user:password@]host:port/db?namespace=…`` (``rediss://`` for TLS); with
+    ``SESSION_STORE_TYPE=redis`` and no URL, a server on localhost."""
+    try:
+        from .backends.redis import DEFAULT_NAMESPACE, DEFAULT_TIMEOUT_S, TLS_OPTIONS, open_redis
+    except ImportError as exc:  # the optional extra is not installed
+        raise InvalidSession(
+            f"the Redis store needs the redis package: pip install 'sessionstore[redis]' ({exc})"
+        ) from None
+    options = url_options(config, {"namespace", "timeout", *TLS_OPTIONS})
+    try:
+        timeout = float(options.get("timeout", DEFAULT_TIMEOUT_S))
+    except ValueError:
+        raise InvalidSession("timeout must be a number of seconds") from None
+    return open_redis(
+        config.url or DEFAULT_REDIS_URL,
+        namespace=options.get("namespace", DEFAULT_NAMESPACE),
+        clock=clock,
+        default_ttl=config.default_ttl,
+        limits=config.limits(),
+        timeout=timeout,
+    )
+
+
 DEFAULT_SQLITE_PATH = "./data/sessions.db"
-BUILTIN_BACKENDS: dict[str, Opener] = {"memory": _open_memory, "sqlite": _open_sqlite}
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+BUILTIN_BACKENDS: dict[str, Opener] = {
+    "memory": _open_memory,
+    "sqlite": _open_sqlite,
+    "redis": _open_redis,
+    "rediss": _open_redis,
+}
 
 
 def available_backends() -> dict[str, Opener]:
@@ -97,8 +127,10 @@ def _backend_name(config: StoreConfig) -> str:
         return config.type
     scheme = urlsplit(config.url).scheme
     if not scheme or "://" not in config.url:
+        # Whatever precedes an "@" may be a password: never repeated in a message.
+        shown = "...@" + config.url.rpartition("@")[2] if "@" in config.url else config.url
         raise InvalidSession(
-            f"malformed store URL {config.url!r}: expected scheme://..., e.g. memory://"
+            f"malformed store URL {shown!r}: expected scheme://..., e.g. memory://"
         )
     return scheme
 

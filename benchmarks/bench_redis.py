@@ -1,0 +1,250 @@
+"""The Redis store against raw redis.asyncio on the same server, side by side in one run.
+
+    python benchmarks/bench_redis.py [--n 2000] [--rounds 3] [--chunk 50] [--url redis://...]
+
+Starts a throwaway redis-server (tests/redis_server.py) unless ``--url`` or REDIS_URL
+names one. One client, one call at a time (latency, not throughput), over loopback.
+
+For each payload size (compact JSON of about 200 B, 1 KiB and 64 KiB) and operation,
+our store and the raw client run interleaved in blocks of --chunk calls, the first
+of the two alternating, so load from other processes on a shared machine lands on both
+alike; each gets a warm-up; samples of all rounds are pooled. Printed: p50 and p99 in
+microseconds and the ratio of our p50 to raw's.
+
+"Raw" does the same work with nothing of ours in between: redis.asyncio with hiredis,
+the data encoded with orjson.dumps and decoded with orjson.loads, and for writes the
+store's own Lua script (the same check and the same write) sent by one EVALSHA:
+
+* get     -- ours: ``get``; raw: ``GET`` of a string holding the same JSON, then loads.
+* create  -- ours: ``create(data, id=…, ttl=…)``; raw: EVALSHA of the create script.
+* replace -- ours: ``replace(id, data)``; raw: EVALSHA of the replace script.
+* touch   -- ours: ``touch(id, ttl)``; raw: EVALSHA of the touch script, then loads.
+* delete  -- ours: ``delete(id)``; raw: EVALSHA of the delete script.
+* update  -- ours: ``update(id, fn)``; raw: ``GET``, the header split, loads, fn, dumps,
+  then EVALSHA of the compare-and-set script: two round trips, as ours.
+
+Targets (issue 11): get within 1.15x of raw; the others within 1.25x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from redis_server import running
+
+from sessionstore.backends._redis_lua import SCRIPTS
+from sessionstore.backends.redis import RedisStore
+
+TTL_S = 3600
+TARGETS = {"get": 1.15}
+SIZES = {"200 B": 200, "1 KiB": 1024, "64 KiB": 65536}
+OPERATIONS = ("create", "get", "replace", "touch", "update", "delete")
+Call = Callable[[str], Awaitable[Any]]
+
+
+def payload(size: int) -> dict[str, Any]:
+    """A session whose compact JSON is close to ``size`` bytes: short fields, a counter."""
+    data: dict[str, Any] = {"n": 0, "user": {"id": 12345, "roles": ["admin", "editor"]}}
+    i = 0
+    while len(orjson.dumps(data)) < size - 40:
+        data[f"k{i}"] = "v" * 30
+        i += 1
+    return data
+
+
+def bump(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "n": data["n"] + 1}
+
+
+class Raw:
+    """redis.asyncio doing what the store does, with nothing of ours in between."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.sha: dict[str, str] = {}
+
+    async def load(self) -> None:
+        for name in ("create", "replace", "touch", "update", "delete"):
+            self.sha[name] = await self.client.script_load(SCRIPTS[name])
+
+    def key(self, sid: str) -> str:
+        return self.prefix + "s:" + sid
+
+    async def evalsha(self, name: str, keys: tuple[str, ...], *args: Any) -> Any:
+        return await self.client.evalsha(self.sha[name], len(keys), *keys, *args)  # type: ignore[misc]
+
+
+async def measure(calls: dict[str, Call], ids: list[str], chunk: int) -> dict[str, list[int]]:
+    """Each implementation's call on every id, interleaved by chunks; ns per call."""
+    samples: dict[str, list[int]] = {name: [] for name in calls}
+    names = list(calls)
+    for block, start in enumerate(range(0, len(ids), chunk)):
+        order = names if block % 2 == 0 else names[::-1]
+        for name in order:
+            call, out = calls[name], samples[name]
+            for sid in ids[start : start + chunk]:
+                t0 = time.perf_counter_ns()
+                await call(sid)
+                out.append(time.perf_counter_ns() - t0)
+    return samples
+
+
+def pct(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
+
+
+async def one_round(
+    url: str, r: int, data: dict[str, Any], n: int, chunk: int
+) -> dict[str, dict[str, list[int]]]:
+    """Samples of every operation, ours and raw, on fresh namespaces."""
+    encoded = orjson.dumps(data)
+    store = await RedisStore(url, namespace=f"bench_ours_{r}", expiry_grace=60).open()
+    client = aioredis.Redis.from_url(url)
+    raw = Raw(client, f"sessionstore:{{bench_raw_{r}}}:")
+    await raw.load()
+    ids = [f"id{r}_{i:06d}" for i in range(n)]
+    warm = [f"warm{r}_{i:04d}" for i in range(200)]
+    exp, ids_key, gen = raw.prefix + "exp", raw.prefix + "ids", raw.prefix + "gen"
+
+    def ms() -> int:
+        return time.time_ns() // 1_000_000
+
+    async def raw_create(sid: str) -> Any:
+        t = ms()
+        expires = t + TTL_S * 1000
+        keys = (raw.key(sid), ids_key, exp, gen)
+        args = (sid, orjson.dumps(data), t, expires, "", expires + 60_000)
+        return await raw.evalsha("create", keys, *args)
+
+    async def raw_get(sid: str) -> Any:
+        return orjson.loads(await client.get(raw.prefix + "str:" + sid))
+
+    async def raw_replace(sid: str) -> Any:
+        args = (sid, ms(), "", orjson.dumps(data), "", "", "")
+        return await raw.evalsha("replace", (raw.key(sid), exp), *args)
+
+    async def raw_touch(sid: str) -> Any:
+        t = ms()
+        expires = t + TTL_S * 1000
+        args = (sid, t, expires, "", expires + 60_000)
+        return orjson.loads((await raw.evalsha("touch", (raw.key(sid), exp), *args))[1])
+
+    async def raw_update(sid: str) -> Any:
+        key = raw.key(sid)
+        head, _, rest = (await client.get(key)).partition(b"\n")
+        v, _c, _u, _e, g, owner_bytes = head.split(b" ")
+        new = orjson.dumps(bump(orjson.loads(rest[int(owner_bytes) :])))
+        return await raw.evalsha("update", (key, exp), sid, ms(), g, v, new, "", "", "")
+
+    async def raw_delete(sid: str) -> Any:
+        return await raw.evalsha("delete", (raw.key(sid), ids_key, exp), sid, ms(), "", "")
+
+    ours: dict[str, Call] = {
+        "create": lambda sid: store.create(data, id=sid, ttl=TTL_S),
+        "get": store.get,
+        "replace": lambda sid: store.replace(sid, data),
+        "touch": lambda sid: store.touch(sid, TTL_S),
+        "update": lambda sid: store.update(sid, bump),
+        "delete": store.delete,
+    }
+    raws: dict[str, Call] = {
+        "create": raw_create,
+        "get": raw_get,
+        "replace": raw_replace,
+        "touch": raw_touch,
+        "update": raw_update,
+        "delete": raw_delete,
+    }
+    with redis.Redis.from_url(url) as sync:  # the raw GET reads plain strings of the same bytes
+        for sid in ids + warm:
+            sync.set(raw.prefix + "str:" + sid, encoded)
+    samples: dict[str, dict[str, list[int]]] = {}
+    gc.collect()
+    gc.disable()
+    try:
+        for op in OPERATIONS:  # create first fills both, delete last empties them
+            calls = {"ours": ours[op], "raw": raws[op]}
+            await measure(calls, warm, chunk)  # warm-up, not counted
+            samples[op] = await measure(calls, ids, chunk)
+            if op == "create":  # what the other operations measure is stored, in both
+                assert await store.get(ids[-1]) is not None
+                assert (await client.get(raw.key(ids[-1]))).endswith(b"\n" + encoded)
+    finally:
+        gc.enable()
+        await client.flushdb()
+        await store.close()
+        await client.aclose()
+    return samples
+
+
+async def bench(url: str, n: int, rounds: int, chunk: int) -> list[tuple[str, str, Any]]:
+    rows: list[tuple[str, str, Any]] = []
+    for label, size in SIZES.items():
+        data = payload(size)
+        pooled = {op: {"ours": [], "raw": []} for op in OPERATIONS}
+        for r in range(rounds):
+            got = await one_round(url, r, data, n, chunk)
+            for op in OPERATIONS:
+                for impl in ("ours", "raw"):
+                    pooled[op][impl] += got[op][impl]
+        for op in OPERATIONS:
+            ours, raw = pooled[op]["ours"], pooled[op]["raw"]
+            ratio = pct(ours, 0.5) / pct(raw, 0.5)
+            stats = (pct(ours, 0.5), pct(ours, 0.99), pct(raw, 0.5), pct(raw, 0.99), ratio)
+            rows.append((label, op, stats))
+    return rows
+
+
+def table(rows: list[tuple[str, str, Any]]) -> str:
+    lines = [
+        "| payload | operation | ours p50 µs | ours p99 µs | raw p50 µs | raw p99 µs | p50 ratio | target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, op, (op50, op99, rp50, rp99, ratio) in rows:
+        target = TARGETS.get(op, 1.25)
+        lines.append(
+            f"| {label} | {op} | {op50:.0f} | {op99:.0f} | {rp50:.0f} | {rp99:.0f} | "
+            f"{ratio:.2f}x | {target:.2f}x{'' if ratio <= target else ' (missed)'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="ids per operation and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chunk", type=int, default=50)
+    parser.add_argument("--url", default=os.environ.get("REDIS_URL"))
+    args = parser.parse_args()
+    print(f"Python {platform.python_version()}, redis-py {redis.__version__}, {platform.node()}")
+
+    def go(url: str) -> None:
+        info = redis.Redis.from_url(url).info("server")
+        print(f"redis-server {info['redis_version']} at {url}; n={args.n} x {args.rounds} rounds")
+        print(table(asyncio.run(bench(url, args.n, args.rounds, args.chunk))))
+
+    if args.url:
+        go(args.url)
+    else:
+        with running() as server:
+            go(server.url)
+
+
+if __name__ == "__main__":
+    main()
