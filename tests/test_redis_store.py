@@ -23,7 +23,8 @@ from sessionstore import (
     StoreUnavailable,
     open_store,
 )
-from sessionstore.backends.redis import RedisStore, open_redis, parse_session, redact
+from sessionstore.backends.redis import RedisStore, open_redis, parse_session
+from sessionstore.urls import redact
 from sessionstore_conformance import run
 
 pytestmark = pytest.mark.anyio

@@ -33,6 +33,7 @@ from typing import Any
 from hypothesis.errors import Flaky
 
 from sessionstore import Capabilities, SessionStoreError
+from sessionstore.urls import redact, redact_text
 
 from . import profiles
 from .checks import REGISTRY, Check, Ctx
@@ -222,7 +223,10 @@ def run_check(check: Check, harness: Harness, time_limit: float | None = None) -
         status: str, message: str = "", blamed: tuple[str, ...] = (), counterexample: str = ""
     ) -> CheckResult:
         seconds = time.perf_counter() - start
-        return CheckResult(check, status, seconds, message, blamed, counterexample)
+        # a store URL's password never reaches a report (messages quote store.url)
+        return CheckResult(
+            check, status, seconds, redact_text(message), blamed, redact_text(counterexample)
+        )
 
     with witnessing() as seen:
         try:
@@ -341,7 +345,9 @@ def make_report(
     seconds: float,
 ) -> Report:
     return Report(
-        target=target if isinstance(target, str) else getattr(target, "__qualname__", repr(target)),
+        target=redact(target)
+        if isinstance(target, str)
+        else getattr(target, "__qualname__", repr(target)),
         store_type=session.store_type,
         capabilities=session.capabilities,
         profile=options.profile,

@@ -97,6 +97,7 @@ from ..semantics import (
     ttl_to_ms,
     visible,
 )
+from ..urls import redact
 from ..values import (
     DEFAULT_LIMITS,
     TTL,
@@ -130,16 +131,6 @@ _DRIVER_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _STORE_OPTIONS = ("namespace", "timeout")
 #: redis-py's own URL options for ``rediss://`` that a store URL may carry.
 TLS_OPTIONS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname")
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``: for messages, logs and reprs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 #: A flat array reply.
