@@ -48,7 +48,7 @@ def test_broken_store_fails_with_counterexample(tmp_path: Path) -> None:
     out = run_cli(*args, cwd=tmp_path)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "LIVE-1" in out.stdout and "FAIL" in out.stdout
-    assert "Counterexample" in out.stdout and "state." in out.stdout
+    assert "Counterexample" in out.stdout and "1. create(" in out.stdout
 
 
 @pytest.mark.parametrize(
