@@ -29,11 +29,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import anyio
 
 from sessionstore import (
+    Session,
     SessionExists,
     SessionNotFound,
     SessionStore,
@@ -129,6 +131,36 @@ def _where(stores: list[SessionStore], n: int, total: int) -> str:
     return f"burst {n} of {total}{on}"
 
 
+# --- the racers: client i's call on its store ------------------------------------------
+
+
+async def _create(sid: str, i: int, store: SessionStore) -> Session:
+    return await store.create({"client": i}, id=sid)
+
+
+async def _replace(made: Session, i: int, store: SessionStore) -> Session:
+    return await store.replace(made.id, {"client": i}, expected_version=made.version)
+
+
+async def _delete_or_replace(made: Session, i: int, store: SessionStore) -> Session | bool:
+    if i % 2:
+        return await _replace(made, i, store)
+    return await store.delete(made.id, expected_version=made.version)
+
+
+def _increment(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "n": data["n"] + 1}
+
+
+async def _update_or_touch(sid: str, i: int, store: SessionStore) -> Session:
+    if i % 5 == 0:  # a touch rewrites the record too: it must not lose updates (first, so
+        return await store.touch(sid, LONG_TTL)  # a stale touch lands after later updates)
+    return await store.update(sid, _increment)
+
+
+# --- the checks ---------------------------------------------------------------------------
+
+
 @check("CONC-1", "CREATE-3")
 async def check_concurrent_creates(ctx: Ctx) -> None:
     """Concurrent creates of one id: exactly one succeeds, the others raise SessionExists."""
@@ -136,11 +168,7 @@ async def check_concurrent_creates(ctx: Ctx) -> None:
     async with instances(ctx) as stores:
         for n in range(1, total + 1):
             sid = f"race-create-{n}"
-
-            async def racer(i: int, store: SessionStore, sid: str = sid) -> Any:
-                return await store.create({"client": i}, id=sid)
-
-            tally = await burst(stores, racer)
+            tally = await burst(stores, partial(_create, sid))
             where = _where(stores, n, total)
             _odd(tally, f"{where}: concurrent creates of one id", SessionExists)
             wins = len(tally.results)
@@ -160,11 +188,7 @@ async def check_concurrent_compare_and_set(ctx: Ctx) -> None:
     async with instances(ctx) as stores:
         for n in range(1, total + 1):
             made = await ctx.store.create({"n": 0})
-
-            async def racer(i: int, store: SessionStore, sid: str = made.id) -> Any:
-                return await store.replace(sid, {"client": i}, expected_version=made.version)
-
-            tally = await burst(stores, racer)
+            tally = await burst(stores, partial(_replace, made))
             where = _where(stores, n, total)
             _odd(tally, f"{where}: concurrent replaces", VersionConflict)
             wins = len(tally.results)
@@ -187,13 +211,7 @@ async def check_concurrent_delete_and_replace(ctx: Ctx) -> None:
     async with instances(ctx) as stores:
         for n in range(1, total + 1):
             made = await ctx.store.create({"n": 0})
-
-            async def racer(i: int, store: SessionStore, sid: str = made.id) -> Any:
-                if i % 2:
-                    return await store.replace(sid, {"client": i}, expected_version=made.version)
-                return await store.delete(sid, expected_version=made.version)
-
-            tally = await burst(stores, racer)
+            tally = await burst(stores, partial(_delete_or_replace, made))
             where = _where(stores, n, total)
             _odd(
                 tally,
@@ -213,10 +231,6 @@ async def check_concurrent_delete_and_replace(ctx: Ctx) -> None:
             )
 
 
-def _increment(data: dict[str, Any]) -> dict[str, Any]:
-    return {**data, "n": data["n"] + 1}
-
-
 @check("CONC-1", "UPDATE-1")
 async def check_concurrent_updates(ctx: Ctx) -> None:
     """Concurrent increments through update, raced by touches, leave exactly one increment
@@ -225,13 +239,7 @@ async def check_concurrent_updates(ctx: Ctx) -> None:
     async with instances(ctx) as stores:
         for n in range(1, total + 1):
             made = await ctx.store.create({"n": 0})
-
-            async def racer(i: int, store: SessionStore, sid: str = made.id) -> Any:
-                if i % 5 == 0:  # a touch rewrites the record too: it must not lose updates
-                    return await store.touch(sid, LONG_TTL)
-                return await store.update(sid, _increment)
-
-            tally = await burst(stores, racer)
+            tally = await burst(stores, partial(_update_or_touch, made.id))
             where = _where(stores, n, total)
             _odd(tally, f"{where}: concurrent updates")
             updates = TASKS - TASKS // 5

@@ -40,13 +40,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, seed
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-from sessionstore import SessionStore, SessionStoreError, StoreUnavailable, open_store
+from sessionstore import (
+    Capabilities,
+    SessionStore,
+    SessionStoreError,
+    StoreUnavailable,
+    open_store,
+)
 
 from .. import linearizability as lin
 from .._history_client import perform as perform
@@ -134,10 +140,13 @@ def calls_on(
     return st.sampled_from(names).flatmap(table.__getitem__)
 
 
-def steps_of(calls: st.SearchStrategy[dict[str, Any]], pause: int) -> st.SearchStrategy[Step]:
-    return st.builds(
-        Step, calls, pause=st.integers(0, pause), cancel=st.integers(0, 9).map(lambda n: n == 9)
-    )
+def steps_of(
+    calls: st.SearchStrategy[dict[str, Any]], pause: int, cancels: bool = True
+) -> st.SearchStrategy[Step]:
+    """Steps making ``calls``, each after up to ``pause`` yields, one in ten cancelled
+    (if ``cancels``)."""
+    cancel = st.integers(0, 9).map(lambda n: n == 9) if cancels else st.just(False)
+    return st.builds(Step, calls, pause=st.integers(0, pause), cancel=cancel)
 
 
 whole_store = st.one_of(_op("list"), _op("count"), _op("purge"))
@@ -182,6 +191,62 @@ scenarios = st.builds(
     ),
     batches=st.lists(batches, min_size=1, max_size=3).map(tuple),
 )
+
+#: Touch needs a ttl: one far longer than any history lasts, so nothing expires.
+LONG_TTL_MS = 3_600_000
+
+
+def untimed_scenarios(
+    *, pause: int, cancels: bool, clients: int, batches: int
+) -> st.SearchStrategy[Scenario]:
+    """Scenarios the real clock cannot disturb, for stores the kit cannot give its clock
+    and for client processes: no ttl (touch gives :data:`LONG_TTL_MS`), no clock moves,
+    up to ``batches`` batches of 2..``clients`` clients. Their histories are checked
+    timeless (no time field compared)."""
+
+    def untimed_calls(ids: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+        return calls_on(ids, ttls=st.none(), touch_ttls=st.just(LONG_TTL_MS))
+
+    def steps(calls: st.SearchStrategy[dict[str, Any]], pause: int) -> st.SearchStrategy[Step]:
+        return steps_of(calls, pause, cancels)
+
+    anything = st.integers(0, 9).flatmap(
+        lambda n: whole_store if n == 9 else untimed_calls(st.sampled_from([IDS[0], *IDS]))
+    )
+    mixed = st.lists(
+        st.lists(steps(anything, pause), min_size=1, max_size=4), min_size=2, max_size=clients
+    )
+    hot = steps(untimed_calls(st.just(IDS[0])), 0)
+    same = st.builds(
+        lambda calls, n: [calls] * n, st.lists(hot, min_size=1, max_size=3), st.integers(2, clients)
+    )
+    own = st.lists(st.lists(hot, min_size=1, max_size=3), min_size=2, max_size=clients)
+    batch = st.builds(
+        Batch,
+        advance_ms=st.just(0),
+        clients=st.sampled_from([mixed, same, same, own])
+        .flatmap(lambda kind: kind)
+        .map(lambda cs: tuple(tuple(c) for c in cs)),
+    )
+    return st.builds(
+        Scenario,
+        prefix=st.builds(
+            lambda first, others: (first, *others),
+            _create(IDS[0], ttl_ms=st.none(), owner=st.none()),
+            st.lists(
+                st.sampled_from(IDS[1:]).flatmap(
+                    lambda i: _create(i, ttl_ms=st.none(), owner=owners)
+                ),
+                max_size=len(IDS) - 1,
+                unique_by=lambda step: str(step.input["id"]),
+            ),
+        ),
+        batches=st.lists(batch, min_size=1, max_size=batches).map(tuple),
+    )
+
+
+#: For stores without an injectable clock: tasks and threads on the real clock.
+timeless_scenarios = untimed_scenarios(pause=2, cancels=True, clients=3, batches=3)
 
 #: After every batch, client 0 reads every session back, so a write lost in the batch shows.
 READ_BACK = tuple(Step({"op": "get", "id": i, "owner": None}) for i in IDS)
@@ -241,16 +306,19 @@ async def play(
     return history
 
 
-def play_threads(scenario: Scenario, url: str, clock: FakeClock) -> list[lin.Operation]:
-    """One thread per client, each with its own loop and store opened from ``url``; the
-    caller moves the clock between batches while every client waits at a barrier."""
+def play_threads(
+    scenario: Scenario, url: str, clock: FakeClock, timed: bool = True
+) -> list[lin.Operation]:
+    """One thread per client, each with its own loop and store opened from ``url`` (given
+    ``clock`` if ``timed``); the caller moves the clock between batches while every
+    client waits at a barrier."""
     width = max(len(b.clients) for b in scenario.batches)
     barrier = threading.Barrier(width + 1, timeout=60)
     history: list[lin.Operation] = []
     errors: list[BaseException] = []
 
     async def client(c: int) -> None:
-        async with open_store(url, clock=clock) as store:
+        async with open_store(url, clock=clock if timed else None) as store:
             barrier.wait()
             if c == 0:
                 history.extend([await record(0, store, s, clock.ms) for s in scenario.prefix])
@@ -340,6 +408,8 @@ def _verify(
         if shrinking[0] and time.monotonic() - shrinking[0] > SHRINK_BUDGET:
             raise _ShrinkBudgetSpent
 
+    if harness.seed is not None:  # --seed replays a run
+        scenario_is_linearizable = seed(harness.seed)(scenario_is_linearizable)
     try:
         with with_reporter(lambda value: None):  # the counterexample is ours, not Hypothesis's
             scenario_is_linearizable()
@@ -420,11 +490,10 @@ def _instances(
     harness: Harness, scenario: Scenario, clock: FakeClock
 ) -> tuple[list[lin.Operation], int | None]:
     async def go() -> tuple[list[lin.Operation], int | None]:
-        async with (
-            opened(harness.factory, clock) as store,
-            open_store(store_url(store), clock=clock) as twin,
-        ):
-            return await play(scenario, [store, twin], clock), _default_ttl_ms(store)
+        async with opened(harness.factory, clock) as store:
+            timed = store.capabilities.injectable_clock
+            async with open_store(store_url(store), clock=clock if timed else None) as twin:
+                return await play(scenario, [store, twin], clock), _default_ttl_ms(store)
 
     return harness.driver.call(go)
 
@@ -435,7 +504,8 @@ def _threads(
     manager = opened(harness.factory, clock)
     store = harness.driver.enter(manager)  # holds the namespace open; clients open its url
     try:
-        return play_threads(scenario, store_url(store), clock), _default_ttl_ms(store)
+        timed = store.capabilities.injectable_clock
+        return play_threads(scenario, store_url(store), clock, timed), _default_ttl_ms(store)
     finally:
         harness.driver.exit(manager)
 
@@ -445,19 +515,38 @@ def _fewer(harness: Harness, divisor: int) -> Harness:
     return dataclasses.replace(harness, settings=Settings(harness.settings, max_examples=few))
 
 
-@check("CONC-1", requires=("injectable_clock",))
+def _declared(harness: Harness) -> Capabilities:
+    async def go() -> Capabilities:
+        async with opened(harness.factory, FakeClock()) as store:
+            return store.capabilities
+
+    return harness.driver.call(go)
+
+
+def _verify_any_clock(
+    harness: Harness, name: str, clauses: tuple[str, ...], player: Player
+) -> None:
+    """With the kit's clock: timed scenarios (ttls, clock moves between batches). Without:
+    :data:`timeless_scenarios` on the real clock, compared without time fields."""
+    if _declared(harness).injectable_clock:
+        _verify(harness, name, clauses, player)
+    else:
+        _verify(harness, name, clauses, player, timeless_scenarios, timeless=True)
+
+
+@check("CONC-1")
 def check_linearizable_tasks(harness: Harness) -> None:
     """Histories of concurrent tasks on one store are linearizable against the model."""
-    _verify(harness, "linearizable_tasks", ("CONC-1",), _tasks)
+    _verify_any_clock(harness, "linearizable_tasks", ("CONC-1",), _tasks)
 
 
-@check("CONC-2", requires=("injectable_clock", "multi_process", "url"))
+@check("CONC-2", requires=("multi_process", "url"))
 def check_linearizable_instances(harness: Harness) -> None:
     """Histories of tasks on two instances opened from one url are linearizable together."""
-    _verify(_fewer(harness, 2), "linearizable_instances", ("CONC-2",), _instances)
+    _verify_any_clock(_fewer(harness, 2), "linearizable_instances", ("CONC-2",), _instances)
 
 
-@check("CONC-1", "CONC-2", requires=("injectable_clock", "multi_process", "url"))
+@check("CONC-1", "CONC-2", requires=("multi_process", "url"))
 def check_linearizable_threads(harness: Harness) -> None:
     """Histories of threads, each with its own loop and instance, are linearizable."""
-    _verify(_fewer(harness, 4), "linearizable_threads", ("CONC-1", "CONC-2"), _threads)
+    _verify_any_clock(_fewer(harness, 4), "linearizable_threads", ("CONC-1", "CONC-2"), _threads)

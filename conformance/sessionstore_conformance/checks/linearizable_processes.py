@@ -22,8 +22,6 @@ import json
 import tempfile
 from typing import IO, Any
 
-from hypothesis import strategies as st
-
 from sessionstore import open_store
 
 from .. import _history_client as client
@@ -33,86 +31,25 @@ from ..errors import ClauseViolation
 from ..target import opened
 from .durability import START_TIMEOUT, _bounded, _reap, _tail, store_url
 from .linearizable import (
-    IDS,
     READ_BACK,
-    Batch,
     Scenario,
     Step,
     _default_ttl_ms,
     _fewer,
     _verify,
-    calls_on,
-    datas,
-    owners,
-    whole_store,
+    untimed_scenarios,
 )
 from .registry import Harness, check
 
 CLAUSES = ("CONC-1", "CONC-2", "PROC-1")
 #: At most this many client processes at once.
 CLIENTS = 3
-#: Touch needs a ttl: one far longer than any history lasts, so nothing expires.
-LONG_TTL_MS = 3_600_000
 #: Seconds the clients may take, together, once released.
 RUN_TIMEOUT = 60.0
 
-# --- scenarios: no ttl, no clock moves --------------------------------------------------
+# --- scenarios: no ttl, no clock moves, no pauses or cancels (nothing to yield to) ------
 
-
-def _untimed_calls(ids: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
-    return calls_on(ids, ttls=st.none(), touch_ttls=st.just(LONG_TTL_MS))
-
-
-def _steps(calls: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[Step]:
-    return st.builds(Step, calls)  # no pauses, no cancels: nothing to yield to across processes
-
-
-_anything = st.integers(0, 9).flatmap(
-    lambda n: whole_store if n == 9 else _untimed_calls(st.sampled_from([IDS[0], *IDS]))
-)
-_mixed = st.lists(st.lists(_steps(_anything), min_size=1, max_size=4), min_size=2, max_size=CLIENTS)
-_hot = _steps(_untimed_calls(st.just(IDS[0])))
-_same = st.builds(
-    lambda calls, n: [calls] * n, st.lists(_hot, min_size=1, max_size=3), st.integers(2, CLIENTS)
-)
-_own = st.lists(st.lists(_hot, min_size=1, max_size=3), min_size=2, max_size=CLIENTS)
-_batch = st.builds(
-    Batch,
-    advance_ms=st.just(0),
-    clients=st.sampled_from([_mixed, _same, _same, _own])
-    .flatmap(lambda kind: kind)
-    .map(lambda cs: tuple(tuple(c) for c in cs)),
-)
-
-
-def _create(session_id: str, owner: st.SearchStrategy[str | None]) -> st.SearchStrategy[Step]:
-    return st.builds(
-        Step,
-        st.fixed_dictionaries(
-            {
-                "op": st.just("create"),
-                "id": st.just(session_id),
-                "data": datas,
-                "ttl_ms": st.none(),
-                "owner": owner,
-            }
-        ),
-    )
-
-
-process_scenarios = st.builds(
-    Scenario,
-    prefix=st.builds(
-        lambda first, others: (first, *others),
-        _create(IDS[0], st.none()),
-        st.lists(
-            st.sampled_from(IDS[1:]).flatmap(lambda i: _create(i, owners)),
-            max_size=len(IDS) - 1,
-            unique_by=lambda step: str(step.input["id"]),
-        ),
-    ),
-    batches=_batch.map(lambda batch: (batch,)),
-)
+process_scenarios = untimed_scenarios(pause=0, cancels=False, clients=CLIENTS, batches=1)
 
 # --- playing a scenario with client processes -------------------------------------------
 
