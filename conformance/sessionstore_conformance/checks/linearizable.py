@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given, seed
+from hypothesis import example, given, seed
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
@@ -248,6 +248,46 @@ def untimed_scenarios(
 #: For stores without an injectable clock: tasks and threads on the real clock.
 timeless_scenarios = untimed_scenarios(pause=2, cancels=True, clients=3, batches=3)
 
+
+def duels(rounds: int, clients: int = 3) -> tuple[Scenario, ...]:
+    """Scenarios that always race, played first in every run whatever Hypothesis draws:
+    ``clients`` clients hammering session ``a`` the same way, ``rounds`` times each, so
+    that a race is met even when the clients start far apart (client processes on a
+    loaded machine). Untimed: valid for timed and timeless checks alike."""
+    sid = IDS[0]
+
+    def steps(*inputs: dict[str, Any]) -> tuple[Step, ...]:
+        return tuple(Step(i) for i in inputs)
+
+    create: dict[str, Any] = {"op": "create", "id": sid, "data": {}, "ttl_ms": None, "owner": None}
+    update: dict[str, Any] = {"op": "update", "id": sid, "key": "n", "ttl_ms": None}
+    touch: dict[str, Any] = {"op": "touch", "id": sid, "ttl_ms": LONG_TTL_MS, "owner": None}
+    delete: dict[str, Any] = {"op": "delete", "id": sid, "expected_version": None, "owner": None}
+
+    def cas(client: int, version: int) -> dict[str, Any]:
+        return {
+            "op": "replace",
+            "id": sid,
+            "data": {"n": client},
+            "expected_version": version,
+            "ttl_ms": None,
+        }
+
+    everyone = range(1, clients + 1)
+    races = [
+        # lost updates (UPDATE-1)
+        [steps(*[update] * rounds) for _ in everyone],
+        # compare-and-set: one winner per version (REPLACE-2)
+        [steps(*(cas(c, v) for v in range(1, rounds + 1))) for c in everyone],
+        # a stale touch undoing updates (TOUCH-1)
+        [steps(*[touch] * rounds), *(steps(*[update] * rounds) for _ in everyone[1:])],
+        # deletes and creates of one id: one winner each time (DELETE-1, CREATE-3)
+        [steps(*[delete, create] * rounds) for _ in everyone],
+    ]
+    prefix = steps(create)
+    return tuple(Scenario(prefix, (Batch(0, tuple(race)),)) for race in races)
+
+
 #: After every batch, client 0 reads every session back, so a write lost in the batch shows.
 READ_BACK = tuple(Step({"op": "get", "id": i, "owner": None}) for i in IDS)
 
@@ -381,9 +421,11 @@ def _verify(
     player: Player,
     strategy: st.SearchStrategy[Scenario] = scenarios,
     timeless: bool = False,
+    races: tuple[Scenario, ...] = (),
 ) -> None:
-    """Generate scenarios, play and check each; raise on the smallest failing one.
-    ``timeless``: compare no time fields (histories recorded on the real clock)."""
+    """Play ``races`` (explicit examples) and generated scenarios, check each; raise on
+    the smallest failing one. ``timeless``: compare no time fields (histories recorded
+    on the real clock)."""
     seen = {"histories": 0, "operations": 0}
     unverified: list[list[lin.Operation]] = []
     failures: list[tuple[Scenario, lin.Verdict, list[lin.Operation]]] = []
@@ -408,6 +450,8 @@ def _verify(
         if shrinking[0] and time.monotonic() - shrinking[0] > SHRINK_BUDGET:
             raise _ShrinkBudgetSpent
 
+    for race in reversed(races):  # examples run in the order written
+        scenario_is_linearizable = example(race)(scenario_is_linearizable)
     if harness.seed is not None:  # --seed replays a run
         scenario_is_linearizable = seed(harness.seed)(scenario_is_linearizable)
     try:
@@ -465,7 +509,7 @@ def _failure(clauses: tuple[str, ...], scenario: Scenario, verdict: lin.Verdict)
         f"a concurrent history of {len(verdict.history)} operations on {what} is not "
         f"linearizable: {why}",
     )
-    violation.counterexample = f"{verdict.explain()}\n\nscenario (shrunk):\n{scenario.describe()}"
+    violation.counterexample = f"{verdict.explain()}\n\nscenario:\n{scenario.describe()}"
     return violation
 
 
@@ -524,29 +568,35 @@ def _declared(harness: Harness) -> Capabilities:
 
 
 def _verify_any_clock(
-    harness: Harness, name: str, clauses: tuple[str, ...], player: Player
+    harness: Harness, name: str, clauses: tuple[str, ...], player: Player, rounds: int
 ) -> None:
     """With the kit's clock: timed scenarios (ttls, clock moves between batches). Without:
-    :data:`timeless_scenarios` on the real clock, compared without time fields."""
+    :data:`timeless_scenarios` on the real clock, compared without time fields. Either
+    way, the :func:`duels` of ``rounds`` rounds first."""
+    races = duels(rounds)
     if _declared(harness).injectable_clock:
-        _verify(harness, name, clauses, player)
+        _verify(harness, name, clauses, player, races=races)
     else:
-        _verify(harness, name, clauses, player, timeless_scenarios, timeless=True)
+        _verify(harness, name, clauses, player, timeless_scenarios, timeless=True, races=races)
 
 
 @check("CONC-1")
 def check_linearizable_tasks(harness: Harness) -> None:
     """Histories of concurrent tasks on one store are linearizable against the model."""
-    _verify_any_clock(harness, "linearizable_tasks", ("CONC-1",), _tasks)
+    _verify_any_clock(harness, "linearizable_tasks", ("CONC-1",), _tasks, rounds=2)
 
 
 @check("CONC-2", requires=("multi_process", "url"))
 def check_linearizable_instances(harness: Harness) -> None:
     """Histories of tasks on two instances opened from one url are linearizable together."""
-    _verify_any_clock(_fewer(harness, 2), "linearizable_instances", ("CONC-2",), _instances)
+    _verify_any_clock(
+        _fewer(harness, 2), "linearizable_instances", ("CONC-2",), _instances, rounds=2
+    )
 
 
 @check("CONC-1", "CONC-2", requires=("multi_process", "url"))
 def check_linearizable_threads(harness: Harness) -> None:
     """Histories of threads, each with its own loop and instance, are linearizable."""
-    _verify_any_clock(_fewer(harness, 4), "linearizable_threads", ("CONC-1", "CONC-2"), _threads)
+    _verify_any_clock(
+        _fewer(harness, 4), "linearizable_threads", ("CONC-1", "CONC-2"), _threads, rounds=10
+    )

@@ -37,6 +37,7 @@ from .linearizable import (
     _default_ttl_ms,
     _fewer,
     _verify,
+    duels,
     untimed_scenarios,
 )
 from .registry import Harness, check
@@ -44,6 +45,9 @@ from .registry import Harness, check
 CLAUSES = ("CONC-1", "CONC-2", "PROC-1")
 #: At most this many client processes at once.
 CLIENTS = 3
+#: Rounds of each of the :func:`.linearizable.duels`: enough for the client processes to
+#: overlap even when a loaded machine starts them milliseconds apart.
+ROUNDS = 10
 #: Seconds the clients may take, together, once released.
 RUN_TIMEOUT = 60.0
 
@@ -192,6 +196,7 @@ def check_linearizable_processes(harness: Harness) -> None:
             player,
             strategy=process_scenarios,
             timeless=True,
+            races=duels(ROUNDS, CLIENTS),
         )
     finally:
         harness.driver.call(clients.close)
