@@ -9,7 +9,8 @@ modules import :func:`perform`, :func:`observe` and friends from here.
 A client process serves one job after another (so one process serves every history of
 a check): for each it reads one line on stdin, ``{"url": URL, "calls": [inputs]}`` (call
 inputs ``{"op": ..., "id": ..., ...}`` as the kit's scenarios make them), opens the store
-at ``URL`` through :func:`sessionstore.open_store` (CAP-2) on the real clock, prints
+at ``URL`` through :func:`sessionstore.open_store` (CAP-2) on the real clock, makes one
+harmless call (``get`` of an unused id, so that its connection exists), prints
 ``ready``, waits for a line on stdin (the kit's start barrier) and makes the calls in
 order. After each it prints one JSON line, :func:`call`'s record: the input, the
 invocation and return times from :func:`time.monotonic_ns` (CLOCK_MONOTONIC, shared by
@@ -23,6 +24,7 @@ timeless check).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -147,6 +149,8 @@ async def _main() -> None:
     while line := await loop.run_in_executor(None, sys.stdin.readline):
         job: dict[str, Any] = json.loads(line)
         async with open_store(job["url"]) as store:
+            with contextlib.suppress(SessionStoreError):  # its connection now exists
+                await store.get("warm")
             _say(READY)
             await loop.run_in_executor(None, sys.stdin.readline)
             for inp in job["calls"]:
