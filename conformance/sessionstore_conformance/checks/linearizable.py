@@ -8,6 +8,17 @@ every call's invocation and return time (``perf_counter_ns``), input and outcome
 checks the history with :mod:`..linearizability` against the executable model. A
 failing scenario shrinks; its smallest failing part is shown as a timeline.
 
+Every run first plays the :func:`duels` (explicit examples): every client hammering one
+session with the same racing call, so the classic races are met whatever Hypothesis
+draws. Before each batch every client makes one harmless, unrecorded call
+(:func:`warm`), so that a store which opens a connection per caller has them all open
+and no racer starts late.
+
+Stores without ``injectable_clock`` are checked too, on the real clock: they get
+:data:`timeless_scenarios` (no ttl, touch gives :data:`LONG_TTL_MS`, no clock move) and
+their histories are compared without the time fields (``timeless``), as the process
+check (:mod:`.linearizable_processes`) does.
+
 Three ways to be concurrent, by what the store declares:
 
 * ``linearizable_tasks`` — tasks on one event loop, one store (every store). The kit
