@@ -6,7 +6,10 @@ cannot disturb: no ttl (touch gives an hour), no clock moves, one batch of
 2..:data:`CLIENTS` clients. The kit's process makes the prefix calls, then starts one
 child process per client (:mod:`.._history_client`), each opening the store from its
 ``url`` and given its list of calls on stdin; once every child has opened the store, one
-line on each child's stdin releases them together. Each child prints one record per call
+line on each child's stdin releases them together: it names one start instant on
+CLOCK_MONOTONIC, 50 ms ahead, which every child spins to (a pipe wake-up alone spread
+their starts over 10-30 ms on a loaded machine, longer than a client's calls took).
+The :func:`.linearizable.duels` come first, 10 rounds each. Each child prints one record per call
 (invocation and return on CLOCK_MONOTONIC, shared by all processes of the host, so the
 intervals are comparable), the kit's process reads every session back, and the merged
 history is checked *timeless* (:func:`..linearizability.check` with ``timeless=True``):
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import time
 from typing import IO, Any
 
 from sessionstore import open_store
@@ -48,6 +52,9 @@ CLIENTS = 3
 #: Rounds of each of the :func:`.linearizable.duels`: enough for the client processes to
 #: overlap even when a loaded machine starts them milliseconds apart.
 ROUNDS = 10
+#: How far ahead of the release the clients' common start instant is (ns): time for
+#: every child to read its line on a loaded machine.
+START_AHEAD_NS = 50_000_000
 #: Seconds the clients may take, together, once released.
 RUN_TIMEOUT = 60.0
 
@@ -141,9 +148,12 @@ class Clients:
                 ready = await self._line(number, START_TIMEOUT, f"{what}: opening the store")
                 if ready != client.READY.encode():
                     raise ClauseViolation(("CAP-2",), f"{what}: client {number} said {ready!r}")
-            for proc, _ in mine:  # every client opened the store: release them at once
+            # Every client opened the store: release them together, at one instant a little
+            # ahead (each spins to it), so that their first calls meet.
+            start = time.monotonic_ns() + START_AHEAD_NS
+            for proc, _ in mine:
                 assert proc.stdin is not None
-                proc.stdin.write(b"go\n")
+                proc.stdin.write(b"%d\n" % start)
             await asyncio.gather(*(proc.stdin.drain() for proc, _ in mine if proc.stdin))
             parts = await asyncio.gather(
                 *(self._records(n, len(steps), what) for n, steps in enumerate(clients, 1))
