@@ -16,7 +16,13 @@ from hypothesis import HealthCheck, given, seed, settings
 
 from sessionstore import open_store
 from sessionstore_conformance import linearizability as lin
-from sessionstore_conformance.checks.linearizable import Scenario, play, play_threads, scenarios
+from sessionstore_conformance.checks.linearizable import (
+    Scenario,
+    duels,
+    play,
+    play_threads,
+    scenarios,
+)
 from sessionstore_conformance.clock import FakeClock
 from sessionstore_conformance.linearizability import Operation
 
@@ -400,3 +406,55 @@ def test_an_undecided_history_leaves_the_clause_unknown(monkeypatch: pytest.Monk
     conc = next(c for c in report.clauses if c.clause.id == "CONC-1")
     assert conc.outcome == "unknown"  # although the stress checks of CONC-1 passed
     assert conc.messages and not report.failed
+
+
+# --- the duels, the warm-up and the seed ------------------------------------------------------
+
+
+def test_reference_stores_pass_the_duels(tmp_path: Path) -> None:
+    """The races every run plays first are linearizable on the reference stores, timed
+    and timeless, on one loop and in threads."""
+
+    async def on_loop(scenario: Scenario) -> list[Operation]:
+        clock = FakeClock()
+        async with open_store("memory://", clock=clock) as store:
+            return await play(scenario, [store], clock)
+
+    async def create_namespace(url: str) -> None:
+        async with open_store(url):
+            pass
+
+    for n, scenario in enumerate(duels(3)):
+        url = f"sqlite:///{tmp_path}/d.db?namespace=d{n}"
+        asyncio.run(create_namespace(url))
+        for history in (asyncio.run(on_loop(scenario)), play_threads(scenario, url, FakeClock())):
+            assert sum(op.input["op"] != "get" for op in history) > 9  # they did race
+            for timeless in (False, True):
+                found = lin.check(history, timeless=timeless)
+                assert found.ok, found.explain()
+
+
+def test_a_seed_replays_the_same_scenarios() -> None:
+    from hypothesis import settings as Settings
+
+    from sessionstore_conformance.checks.linearizable import _verify
+    from sessionstore_conformance.checks.registry import Harness
+    from sessionstore_conformance.driver import Driver
+    from sessionstore_conformance.profiles import PROFILES
+
+    def drawn(seed: int | None) -> list[str]:
+        seen: list[str] = []
+
+        def player(harness: Any, scenario: Scenario, clock: Any) -> tuple[list[Operation], None]:
+            seen.append(scenario.describe())
+            return [], None
+
+        few = Settings(PROFILES["dev"], max_examples=3)
+        with Driver() as driver:
+            _verify(Harness(driver, lambda **_: None, few, "dev", seed), "seeded", (), player)
+        return seen
+
+    first = drawn(7)
+    assert len(first) == 3
+    assert drawn(7) == first
+    assert drawn(8) != first

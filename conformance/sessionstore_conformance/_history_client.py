@@ -9,9 +9,11 @@ modules import :func:`perform`, :func:`observe` and friends from here.
 A client process serves one job after another (so one process serves every history of
 a check): for each it reads one line on stdin, ``{"url": URL, "calls": [inputs]}`` (call
 inputs ``{"op": ..., "id": ..., ...}`` as the kit's scenarios make them), opens the store
-at ``URL`` through :func:`sessionstore.open_store` (CAP-2) on the real clock, prints
-``ready``, waits for a line on stdin (the kit's start barrier) and makes the calls in
-order. After each it prints one JSON line, :func:`call`'s record: the input, the
+at ``URL`` through :func:`sessionstore.open_store` (CAP-2) on the real clock, makes one
+harmless call (``get`` of an unused id, so that its connection exists), prints
+``ready``, waits for a line on stdin (the kit's start barrier: a start instant on
+CLOCK_MONOTONIC, in nanoseconds, which it awaits, see :func:`wait_until`) and makes the
+calls in order. After each it prints one JSON line, :func:`call`'s record: the input, the
 invocation and return times from :func:`time.monotonic_ns` (CLOCK_MONOTONIC, shared by
 every process of the host, so intervals compare across processes) and the outcome,
 ``["ok", observed value]``, ``["error", class name]`` or ``null`` (unknown). Then it
@@ -23,6 +25,7 @@ timeless check).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -34,6 +37,8 @@ from sessionstore.semantics import to_ms
 
 READY = "ready"
 DONE = "done"
+#: Nanoseconds a client spins (rather than sleeps) before its start instant.
+SPIN_NS = 3_000_000
 #: Seconds a call may take before its outcome is recorded as unknown.
 CALL_TIMEOUT = 10.0
 #: How the kit starts a client process: this file run as ``__main__``, by path, so that
@@ -137,6 +142,17 @@ async def call(store: SessionStore, inp: dict[str, Any]) -> dict[str, Any]:
     return {"input": inp, "call": start, "ret": time.monotonic_ns(), "output": output}
 
 
+def wait_until(deadline_ns: int) -> None:
+    """Sleep until shortly before ``deadline_ns`` (CLOCK_MONOTONIC), then spin to it: every
+    client starts at that instant, not whenever the scheduler got round to waking it
+    (on a loaded machine, pipe wake-ups spread the clients' starts over ~10-30 ms)."""
+    early = deadline_ns - time.monotonic_ns() - SPIN_NS
+    if early > 0:
+        time.sleep(early / 1e9)
+    while time.monotonic_ns() < deadline_ns:
+        pass
+
+
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -147,8 +163,11 @@ async def _main() -> None:
     while line := await loop.run_in_executor(None, sys.stdin.readline):
         job: dict[str, Any] = json.loads(line)
         async with open_store(job["url"]) as store:
+            with contextlib.suppress(SessionStoreError):  # its connection now exists
+                await store.get("warm")
             _say(READY)
-            await loop.run_in_executor(None, sys.stdin.readline)
+            start = await loop.run_in_executor(None, sys.stdin.readline)
+            wait_until(int(start))
             for inp in job["calls"]:
                 _say(json.dumps(await call(store, inp), separators=(",", ":")))
         _say(DONE)

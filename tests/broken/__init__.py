@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .concurrent import CONCURRENT
+from .slow import SLOW as SLOW
 from .stores import GALLERY, Mutant
 
 __all__ = ["CONCURRENT", "GALLERY", "Mutant"]

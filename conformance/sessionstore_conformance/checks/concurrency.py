@@ -1,88 +1,260 @@
-"""Blunt concurrency checks on one event loop (CONC-1); linearizability comes later."""
+"""Blunt races (CONC-1): many clients make the same call at the same instant, and the
+kit counts the winners exactly. Run for every store; no clock needed.
+
+A race shows only if the racers really overlap. Three things the kit does so that they
+do, whatever the machine's load and the store's connection state:
+
+* **Warm clients.** A store that opens a connection per concurrent caller answers the
+  caller holding a warm connection at once, while the others are still connecting: the
+  first racer would finish before the second starts. So every client first makes a
+  harmless call (``get`` of a missing id) *concurrently with the others*, which leaves a
+  connection (or whatever the store keeps per caller) ready for each.
+* **A start barrier.** Then every client waits on one event; once all are warm, the kit
+  sets it and the clients make their racing call together.
+* **Repeated bursts, several instances.** Each check plays :func:`bursts` bursts (by the
+  run's profile), each on a fresh session id, and reports the first one that breaks a
+  clause. Where the store declares ``multi_process`` or ``multi_host`` (and exposes
+  ``url``, CAP-2), :data:`INSTANCES` store instances opened on the same backing data take
+  turns among the clients (CONC-1 across instances, CONC-2).
+
+The races: ``create`` of one id (CREATE-3: exactly one wins), ``replace`` with one
+``expected_version`` (REPLACE-2: exactly one wins), ``delete`` and ``replace`` with one
+``expected_version`` (DELETE-2, REPLACE-2: exactly one of them wins), and ``update``
+increments raced by ``touch`` (UPDATE-1: none lost). Messages give exact counts.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import anyio
 
-from sessionstore import SessionExists, VersionConflict
+from sessionstore import (
+    Session,
+    SessionExists,
+    SessionNotFound,
+    SessionStore,
+    VersionConflict,
+    open_store,
+)
 
 from ..errors import expect
+from .durability import store_url
 from .registry import Ctx, check
 
+#: Clients racing in one burst.
 TASKS = 50
+#: Bursts per check, by profile (a race missed by one burst is caught by the next).
+BURSTS = {"ci": 5, "dev": 10, "thorough": 40}
+#: Store instances on the same backing data, where the store allows several.
+INSTANCES = 3
+#: A touch ttl far longer than any burst: nothing expires while the kit races.
+LONG_TTL = timedelta(hours=1)
+
+
+def bursts(ctx: Ctx) -> int:
+    return BURSTS.get(ctx.profile, BURSTS["dev"])
+
+
+@asynccontextmanager
+async def instances(ctx: Ctx) -> AsyncIterator[list[SessionStore]]:
+    """The check's store, plus instances opened from its ``url`` where it shares data."""
+    caps = ctx.store.capabilities
+    stores = [ctx.store]
+    async with AsyncExitStack() as stack:
+        if (caps.multi_process or caps.multi_host) and hasattr(ctx.store, "url"):
+            url = store_url(ctx.store)
+            clock = ctx.clock if caps.injectable_clock else None
+            for _ in range(INSTANCES - 1):
+                stores.append(await stack.enter_async_context(open_store(url, clock=clock)))
+        yield stores
+
+
+@dataclass
+class Tally:
+    """The outcomes of one burst: each call's result, or the error it raised."""
+
+    results: list[Any] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def count(self, kind: type[BaseException]) -> int:
+        return sum(isinstance(e, kind) for e in self.errors)
+
+    def odd(self, *expected: type[BaseException]) -> list[BaseException]:
+        return [e for e in self.errors if not isinstance(e, expected)]
+
+
+Racer = Callable[[int, SessionStore], Awaitable[Any]]
+
+
+async def burst(stores: list[SessionStore], racer: Racer, tasks: int = TASKS) -> Tally:
+    """``tasks`` clients (client i on ``stores[i % len(stores)]``) warm up together, wait
+    at one barrier, then each awaits ``racer(i, store)``: what they got, and raised."""
+    tally = Tally()
+    warm = 0
+    all_warm = anyio.Event()
+    go = anyio.Event()
+
+    async def client(i: int) -> None:
+        nonlocal warm
+        store = stores[i % len(stores)]
+        await store.get(f"warm-{i}")  # its connection now exists
+        warm += 1
+        if warm == tasks:
+            all_warm.set()
+        await go.wait()
+        try:
+            tally.results.append(await racer(i, store))
+        except Exception as exc:
+            tally.errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(tasks):
+            tg.start_soon(client, i)
+        await all_warm.wait()
+        go.set()
+    return tally
+
+
+def _odd(tally: Tally, what: str, *expected: type[BaseException]) -> None:
+    odd = tally.odd(*expected)
+    expect(not odd, "CONC-1", f"{what}: {len(odd)} calls raised errors, e.g. {odd[:2]!r}")
+
+
+def _where(stores: list[SessionStore], n: int, total: int) -> str:
+    on = f" through {len(stores)} instances" if len(stores) > 1 else ""
+    return f"burst {n} of {total}{on}"
+
+
+# --- the racers: client i's call on its store ------------------------------------------
+
+
+async def _create(sid: str, i: int, store: SessionStore) -> Session:
+    return await store.create({"client": i}, id=sid)
+
+
+async def _replace(made: Session, i: int, store: SessionStore) -> Session:
+    return await store.replace(made.id, {"client": i}, expected_version=made.version)
+
+
+async def _delete_or_replace(made: Session, i: int, store: SessionStore) -> Session | bool:
+    if i % 2:
+        return await _replace(made, i, store)
+    return await store.delete(made.id, expected_version=made.version)
 
 
 def _increment(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "n": data["n"] + 1}
 
 
-@check("CONC-1", "UPDATE-1")
-async def check_concurrent_updates(ctx: Ctx) -> None:
-    """N concurrent increments through update leave exactly N."""
-    store = ctx.store
-    made = await store.create({"n": 0})
-    async with anyio.create_task_group() as tg:
-        for _ in range(TASKS):
-            tg.start_soon(store.update, made.id, _increment)
-    final = await store.get(made.id)
-    expect(
-        final is not None and final.data["n"] == TASKS,
-        ("CONC-1", "UPDATE-1"),
-        f"{TASKS} concurrent increments left n={final.data['n'] if final else None}: lost updates",
-    )
-    expect(
-        final is not None and final.version == TASKS + 1,
-        ("CONC-1", "REC-3"),
-        f"{TASKS} concurrent updates left version {final.version if final else None}",
-    )
+async def _update_or_touch(sid: str, i: int, store: SessionStore) -> Session:
+    if i % 5 == 0:  # a touch rewrites the record too: it must not lose updates (first, so
+        return await store.touch(sid, LONG_TTL)  # a stale touch lands after later updates)
+    return await store.update(sid, _increment)
 
 
-async def _count_winners(call: Any, error: type[Exception]) -> tuple[int, list[Exception]]:
-    wins = 0
-    odd: list[Exception] = []
-
-    async def attempt() -> None:
-        nonlocal wins
-        try:
-            await call()
-            wins += 1
-        except error:
-            pass
-        except Exception as exc:
-            odd.append(exc)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(TASKS):
-            tg.start_soon(attempt)
-    return wins, odd
+# --- the checks ---------------------------------------------------------------------------
 
 
 @check("CONC-1", "CREATE-3")
 async def check_concurrent_creates(ctx: Ctx) -> None:
-    """Concurrent creates of one id: exactly one succeeds."""
-    store = ctx.store
-    wins, odd = await _count_winners(lambda: store.create({}, id="race"), SessionExists)
-    expect(not odd, "CONC-1", f"concurrent creates raised {odd[:2]!r}")
-    expect(
-        wins == 1,
-        ("CONC-1", "CREATE-3"),
-        f"{wins} of {TASKS} concurrent creates of one id succeeded",
-    )
+    """Concurrent creates of one id: exactly one succeeds, the others raise SessionExists."""
+    total = bursts(ctx)
+    async with instances(ctx) as stores:
+        for n in range(1, total + 1):
+            sid = f"race-create-{n}"
+            tally = await burst(stores, partial(_create, sid))
+            where = _where(stores, n, total)
+            _odd(tally, f"{where}: concurrent creates of one id", SessionExists)
+            wins = len(tally.results)
+            expect(
+                wins == 1,
+                ("CONC-1", "CREATE-3"),
+                f"{where}: {wins} of {TASKS} concurrent creates of id {sid!r} succeeded "
+                f"({tally.count(SessionExists)} raised SessionExists); exactly 1 may",
+            )
 
 
 @check("CONC-1", "REPLACE-2")
 async def check_concurrent_compare_and_set(ctx: Ctx) -> None:
-    """Concurrent replaces with the same expected_version: exactly one succeeds."""
-    store = ctx.store
-    made = await store.create({"n": 0})
-    wins, odd = await _count_winners(
-        lambda: store.replace(made.id, {"n": 1}, expected_version=made.version), VersionConflict
-    )
-    expect(not odd, "CONC-1", f"concurrent replaces raised {odd[:2]!r}")
-    expect(
-        wins == 1,
-        ("CONC-1", "REPLACE-2"),
-        f"{wins} of {TASKS} replaces with the same expected_version succeeded",
-    )
+    """Concurrent replaces with the same expected_version: exactly one succeeds, the others
+    raise VersionConflict."""
+    total = bursts(ctx)
+    async with instances(ctx) as stores:
+        for n in range(1, total + 1):
+            made = await ctx.store.create({"n": 0})
+            tally = await burst(stores, partial(_replace, made))
+            where = _where(stores, n, total)
+            _odd(tally, f"{where}: concurrent replaces", VersionConflict)
+            wins = len(tally.results)
+            final = await ctx.store.get(made.id)
+            expect(
+                wins == 1,
+                ("CONC-1", "REPLACE-2"),
+                f"{where}: {wins} of {TASKS} replaces of {made.id!r} with expected_version="
+                f"{made.version} succeeded ({tally.count(VersionConflict)} raised "
+                f"VersionConflict); exactly 1 may. The session ended at version "
+                f"{final.version if final else None}",
+            )
+
+
+@check("CONC-1", "DELETE-2", "REPLACE-2")
+async def check_concurrent_delete_and_replace(ctx: Ctx) -> None:
+    """Concurrent deletes and replaces, all with the same expected_version: exactly one call
+    wins (a delete returning True or a replace); no two deletes both return True."""
+    total = bursts(ctx)
+    async with instances(ctx) as stores:
+        for n in range(1, total + 1):
+            made = await ctx.store.create({"n": 0})
+            tally = await burst(stores, partial(_delete_or_replace, made))
+            where = _where(stores, n, total)
+            _odd(
+                tally,
+                f"{where}: concurrent deletes and replaces",
+                VersionConflict,
+                SessionNotFound,
+            )
+            deleted = sum(r is True for r in tally.results)
+            replaced = sum(not isinstance(r, bool) for r in tally.results)
+            expect(
+                deleted + replaced == 1,
+                ("CONC-1", "DELETE-2", "REPLACE-2"),
+                f"{where}: of {TASKS} calls on {made.id!r} with expected_version="
+                f"{made.version} ({TASKS // 2} deletes, {TASKS - TASKS // 2} replaces), "
+                f"{deleted} deletes returned True and {replaced} replaces succeeded; "
+                "exactly 1 may win",
+            )
+
+
+@check("CONC-1", "UPDATE-1")
+async def check_concurrent_updates(ctx: Ctx) -> None:
+    """Concurrent increments through update, raced by touches, leave exactly one increment
+    (and one version) per update."""
+    total = bursts(ctx)
+    async with instances(ctx) as stores:
+        for n in range(1, total + 1):
+            made = await ctx.store.create({"n": 0})
+            tally = await burst(stores, partial(_update_or_touch, made.id))
+            where = _where(stores, n, total)
+            _odd(tally, f"{where}: concurrent updates")
+            updates = TASKS - TASKS // 5
+            final = await ctx.store.get(made.id)
+            got = final.data.get("n") if final else None
+            expect(
+                got == updates,
+                ("CONC-1", "UPDATE-1"),
+                f"{where}: {updates} concurrent increments through update (with "
+                f"{TASKS // 5} touches racing) left n={got}: "
+                f"{updates - got if isinstance(got, int) else 'all'} updates lost",
+            )
+            expect(
+                final is not None and final.version == made.version + updates,
+                ("CONC-1", "REC-3"),
+                f"{where}: {updates} concurrent updates took version {made.version} to "
+                f"{final.version if final else None}, not {made.version + updates}",
+            )

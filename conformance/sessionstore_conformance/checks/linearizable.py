@@ -8,6 +8,17 @@ every call's invocation and return time (``perf_counter_ns``), input and outcome
 checks the history with :mod:`..linearizability` against the executable model. A
 failing scenario shrinks; its smallest failing part is shown as a timeline.
 
+Every run first plays the :func:`duels` (explicit examples): every client hammering one
+session with the same racing call, so the classic races are met whatever Hypothesis
+draws. Before each batch every client makes one harmless, unrecorded call
+(:func:`warm`), so that a store which opens a connection per caller has them all open
+and no racer starts late.
+
+Stores without ``injectable_clock`` are checked too, on the real clock: they get
+:data:`timeless_scenarios` (no ttl, touch gives :data:`LONG_TTL_MS`, no clock move) and
+their histories are compared without the time fields (``timeless``), as the process
+check (:mod:`.linearizable_processes`) does.
+
 Three ways to be concurrent, by what the store declares:
 
 * ``linearizable_tasks`` — tasks on one event loop, one store (every store). The kit
@@ -30,6 +41,7 @@ unknown, whatever the other checks of the clause say.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -40,13 +52,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given, seed
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-from sessionstore import SessionStore, SessionStoreError, StoreUnavailable, open_store
+from sessionstore import (
+    Capabilities,
+    SessionStore,
+    SessionStoreError,
+    StoreUnavailable,
+    open_store,
+)
 
 from .. import linearizability as lin
 from .._history_client import perform as perform
@@ -134,10 +152,13 @@ def calls_on(
     return st.sampled_from(names).flatmap(table.__getitem__)
 
 
-def steps_of(calls: st.SearchStrategy[dict[str, Any]], pause: int) -> st.SearchStrategy[Step]:
-    return st.builds(
-        Step, calls, pause=st.integers(0, pause), cancel=st.integers(0, 9).map(lambda n: n == 9)
-    )
+def steps_of(
+    calls: st.SearchStrategy[dict[str, Any]], pause: int, cancels: bool = True
+) -> st.SearchStrategy[Step]:
+    """Steps making ``calls``, each after up to ``pause`` yields, one in ten cancelled
+    (if ``cancels``)."""
+    cancel = st.integers(0, 9).map(lambda n: n == 9) if cancels else st.just(False)
+    return st.builds(Step, calls, pause=st.integers(0, pause), cancel=cancel)
 
 
 whole_store = st.one_of(_op("list"), _op("count"), _op("purge"))
@@ -183,6 +204,102 @@ scenarios = st.builds(
     batches=st.lists(batches, min_size=1, max_size=3).map(tuple),
 )
 
+#: Touch needs a ttl: one far longer than any history lasts, so nothing expires.
+LONG_TTL_MS = 3_600_000
+
+
+def untimed_scenarios(
+    *, pause: int, cancels: bool, clients: int, batches: int
+) -> st.SearchStrategy[Scenario]:
+    """Scenarios the real clock cannot disturb, for stores the kit cannot give its clock
+    and for client processes: no ttl (touch gives :data:`LONG_TTL_MS`), no clock moves,
+    up to ``batches`` batches of 2..``clients`` clients. Their histories are checked
+    timeless (no time field compared)."""
+
+    def untimed_calls(ids: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+        return calls_on(ids, ttls=st.none(), touch_ttls=st.just(LONG_TTL_MS))
+
+    def steps(calls: st.SearchStrategy[dict[str, Any]], pause: int) -> st.SearchStrategy[Step]:
+        return steps_of(calls, pause, cancels)
+
+    anything = st.integers(0, 9).flatmap(
+        lambda n: whole_store if n == 9 else untimed_calls(st.sampled_from([IDS[0], *IDS]))
+    )
+    mixed = st.lists(
+        st.lists(steps(anything, pause), min_size=1, max_size=4), min_size=2, max_size=clients
+    )
+    hot = steps(untimed_calls(st.just(IDS[0])), 0)
+    same = st.builds(
+        lambda calls, n: [calls] * n, st.lists(hot, min_size=1, max_size=3), st.integers(2, clients)
+    )
+    own = st.lists(st.lists(hot, min_size=1, max_size=3), min_size=2, max_size=clients)
+    batch = st.builds(
+        Batch,
+        advance_ms=st.just(0),
+        clients=st.sampled_from([mixed, same, same, own])
+        .flatmap(lambda kind: kind)
+        .map(lambda cs: tuple(tuple(c) for c in cs)),
+    )
+    return st.builds(
+        Scenario,
+        prefix=st.builds(
+            lambda first, others: (first, *others),
+            _create(IDS[0], ttl_ms=st.none(), owner=st.none()),
+            st.lists(
+                st.sampled_from(IDS[1:]).flatmap(
+                    lambda i: _create(i, ttl_ms=st.none(), owner=owners)
+                ),
+                max_size=len(IDS) - 1,
+                unique_by=lambda step: str(step.input["id"]),
+            ),
+        ),
+        batches=st.lists(batch, min_size=1, max_size=batches).map(tuple),
+    )
+
+
+#: For stores without an injectable clock: tasks and threads on the real clock.
+timeless_scenarios = untimed_scenarios(pause=2, cancels=True, clients=3, batches=3)
+
+
+def duels(rounds: int, clients: int = 3) -> tuple[Scenario, ...]:
+    """Scenarios that always race, played first in every run whatever Hypothesis draws:
+    ``clients`` clients hammering session ``a`` the same way, ``rounds`` times each, so
+    that a race is met even when the clients start far apart (client processes on a
+    loaded machine). Untimed: valid for timed and timeless checks alike."""
+    sid = IDS[0]
+
+    def steps(*inputs: dict[str, Any]) -> tuple[Step, ...]:
+        return tuple(Step(i) for i in inputs)
+
+    create: dict[str, Any] = {"op": "create", "id": sid, "data": {}, "ttl_ms": None, "owner": None}
+    update: dict[str, Any] = {"op": "update", "id": sid, "key": "n", "ttl_ms": None}
+    touch: dict[str, Any] = {"op": "touch", "id": sid, "ttl_ms": LONG_TTL_MS, "owner": None}
+    delete: dict[str, Any] = {"op": "delete", "id": sid, "expected_version": None, "owner": None}
+
+    def cas(client: int, version: int) -> dict[str, Any]:
+        return {
+            "op": "replace",
+            "id": sid,
+            "data": {"n": client},
+            "expected_version": version,
+            "ttl_ms": None,
+        }
+
+    everyone = range(1, clients + 1)
+    races = [
+        # lost updates (UPDATE-1)
+        [steps(*[update] * rounds) for _ in everyone],
+        # compare-and-set: one winner per version (REPLACE-2)
+        [steps(*(cas(c, v) for v in range(1, rounds + 1))) for c in everyone],
+        # a stale touch undoing updates (TOUCH-1)
+        [steps(*[touch] * rounds), *(steps(*[update] * rounds) for _ in everyone[1:])],
+        # deletes and creates of one id: one winner each time (DELETE-1, CREATE-3)
+        [steps(*[delete, create] * rounds) for _ in everyone],
+    ]
+    prefix = steps(create)
+    return tuple(Scenario(prefix, (Batch(0, tuple(race)),)) for race in races)
+
+
 #: After every batch, client 0 reads every session back, so a write lost in the batch shows.
 READ_BACK = tuple(Step({"op": "get", "id": i, "owner": None}) for i in IDS)
 
@@ -222,15 +339,24 @@ async def _client(
         history.append(await record(client, store, s, now))
 
 
+async def warm(store: SessionStore, client: int) -> None:
+    """A harmless call (``get`` of an id no scenario uses), unrecorded, so that whatever
+    the store keeps per caller (a connection) exists before the client races: a client
+    still connecting would start too late to meet the others' calls."""
+    with contextlib.suppress(SessionStoreError):
+        await store.get(f"warm-{client}")
+
+
 async def play(
     scenario: Scenario, stores: list[SessionStore], clock: FakeClock
 ) -> list[lin.Operation]:
-    """Clients as tasks on this loop; client c uses ``stores[c % len(stores)]``."""
+    """Clients as tasks on this loop; client c uses ``stores[c % len(stores)]``. Before
+    each batch, the batch's clients warm up together."""
     history = [await record(0, stores[0], s, clock.ms) for s in scenario.prefix]
     for batch in scenario.batches:
         clock.advance(batch.advance_ms)
         now = clock.ms
-
+        await asyncio.gather(*(warm(stores[c % len(stores)], c) for c in range(len(batch.clients))))
         await asyncio.gather(
             *(
                 _client(history, c + 1, stores[c % len(stores)], s, now)
@@ -241,16 +367,20 @@ async def play(
     return history
 
 
-def play_threads(scenario: Scenario, url: str, clock: FakeClock) -> list[lin.Operation]:
-    """One thread per client, each with its own loop and store opened from ``url``; the
-    caller moves the clock between batches while every client waits at a barrier."""
+def play_threads(
+    scenario: Scenario, url: str, clock: FakeClock, timed: bool = True
+) -> list[lin.Operation]:
+    """One thread per client, each with its own loop and store opened from ``url`` (given
+    ``clock`` if ``timed``); the caller moves the clock between batches while every
+    client waits at a barrier."""
     width = max(len(b.clients) for b in scenario.batches)
     barrier = threading.Barrier(width + 1, timeout=60)
     history: list[lin.Operation] = []
     errors: list[BaseException] = []
 
     async def client(c: int) -> None:
-        async with open_store(url, clock=clock) as store:
+        async with open_store(url, clock=clock if timed else None) as store:
+            await warm(store, c)
             barrier.wait()
             if c == 0:
                 history.extend([await record(0, store, s, clock.ms) for s in scenario.prefix])
@@ -313,9 +443,11 @@ def _verify(
     player: Player,
     strategy: st.SearchStrategy[Scenario] = scenarios,
     timeless: bool = False,
+    races: tuple[Scenario, ...] = (),
 ) -> None:
-    """Generate scenarios, play and check each; raise on the smallest failing one.
-    ``timeless``: compare no time fields (histories recorded on the real clock)."""
+    """Play ``races`` (explicit examples) and generated scenarios, check each; raise on
+    the smallest failing one. ``timeless``: compare no time fields (histories recorded
+    on the real clock)."""
     seen = {"histories": 0, "operations": 0}
     unverified: list[list[lin.Operation]] = []
     failures: list[tuple[Scenario, lin.Verdict, list[lin.Operation]]] = []
@@ -324,6 +456,9 @@ def _verify(
     @Settings(harness.settings)
     @given(strategy)
     def scenario_is_linearizable(scenario: Scenario) -> None:
+        # Checked before playing, not after: while shrinking, most examples fail.
+        if shrinking[0] and time.monotonic() - shrinking[0] > SHRINK_BUDGET:
+            raise _ShrinkBudgetSpent
         clock = FakeClock()
         history, default_ms = player(harness, scenario, clock)
         verdict = lin.check(
@@ -337,9 +472,11 @@ def _verify(
             failures.append((scenario, verdict, history))
             shrinking[0] = shrinking[0] or time.monotonic()
             raise _failure(clauses, scenario, verdict)
-        if shrinking[0] and time.monotonic() - shrinking[0] > SHRINK_BUDGET:
-            raise _ShrinkBudgetSpent
 
+    for race in reversed(races):  # examples run in the order written
+        scenario_is_linearizable = example(race)(scenario_is_linearizable)
+    if harness.seed is not None:  # --seed replays a run
+        scenario_is_linearizable = seed(harness.seed)(scenario_is_linearizable)
     try:
         with with_reporter(lambda value: None):  # the counterexample is ours, not Hypothesis's
             scenario_is_linearizable()
@@ -395,7 +532,7 @@ def _failure(clauses: tuple[str, ...], scenario: Scenario, verdict: lin.Verdict)
         f"a concurrent history of {len(verdict.history)} operations on {what} is not "
         f"linearizable: {why}",
     )
-    violation.counterexample = f"{verdict.explain()}\n\nscenario (shrunk):\n{scenario.describe()}"
+    violation.counterexample = f"{verdict.explain()}\n\nscenario:\n{scenario.describe()}"
     return violation
 
 
@@ -420,11 +557,10 @@ def _instances(
     harness: Harness, scenario: Scenario, clock: FakeClock
 ) -> tuple[list[lin.Operation], int | None]:
     async def go() -> tuple[list[lin.Operation], int | None]:
-        async with (
-            opened(harness.factory, clock) as store,
-            open_store(store_url(store), clock=clock) as twin,
-        ):
-            return await play(scenario, [store, twin], clock), _default_ttl_ms(store)
+        async with opened(harness.factory, clock) as store:
+            timed = store.capabilities.injectable_clock
+            async with open_store(store_url(store), clock=clock if timed else None) as twin:
+                return await play(scenario, [store, twin], clock), _default_ttl_ms(store)
 
     return harness.driver.call(go)
 
@@ -435,7 +571,8 @@ def _threads(
     manager = opened(harness.factory, clock)
     store = harness.driver.enter(manager)  # holds the namespace open; clients open its url
     try:
-        return play_threads(scenario, store_url(store), clock), _default_ttl_ms(store)
+        timed = store.capabilities.injectable_clock
+        return play_threads(scenario, store_url(store), clock, timed), _default_ttl_ms(store)
     finally:
         harness.driver.exit(manager)
 
@@ -445,19 +582,44 @@ def _fewer(harness: Harness, divisor: int) -> Harness:
     return dataclasses.replace(harness, settings=Settings(harness.settings, max_examples=few))
 
 
-@check("CONC-1", requires=("injectable_clock",))
+def _declared(harness: Harness) -> Capabilities:
+    async def go() -> Capabilities:
+        async with opened(harness.factory, FakeClock()) as store:
+            return store.capabilities
+
+    return harness.driver.call(go)
+
+
+def _verify_any_clock(
+    harness: Harness, name: str, clauses: tuple[str, ...], player: Player, rounds: int
+) -> None:
+    """With the kit's clock: timed scenarios (ttls, clock moves between batches). Without:
+    :data:`timeless_scenarios` on the real clock, compared without time fields. Either
+    way, the :func:`duels` of ``rounds`` rounds first."""
+    races = duels(rounds)
+    if _declared(harness).injectable_clock:
+        _verify(harness, name, clauses, player, races=races)
+    else:
+        _verify(harness, name, clauses, player, timeless_scenarios, timeless=True, races=races)
+
+
+@check("CONC-1")
 def check_linearizable_tasks(harness: Harness) -> None:
     """Histories of concurrent tasks on one store are linearizable against the model."""
-    _verify(harness, "linearizable_tasks", ("CONC-1",), _tasks)
+    _verify_any_clock(harness, "linearizable_tasks", ("CONC-1",), _tasks, rounds=2)
 
 
-@check("CONC-2", requires=("injectable_clock", "multi_process", "url"))
+@check("CONC-2", requires=("multi_process", "url"))
 def check_linearizable_instances(harness: Harness) -> None:
     """Histories of tasks on two instances opened from one url are linearizable together."""
-    _verify(_fewer(harness, 2), "linearizable_instances", ("CONC-2",), _instances)
+    _verify_any_clock(
+        _fewer(harness, 2), "linearizable_instances", ("CONC-2",), _instances, rounds=2
+    )
 
 
-@check("CONC-1", "CONC-2", requires=("injectable_clock", "multi_process", "url"))
+@check("CONC-1", "CONC-2", requires=("multi_process", "url"))
 def check_linearizable_threads(harness: Harness) -> None:
     """Histories of threads, each with its own loop and instance, are linearizable."""
-    _verify(_fewer(harness, 4), "linearizable_threads", ("CONC-1", "CONC-2"), _threads)
+    _verify_any_clock(
+        _fewer(harness, 4), "linearizable_threads", ("CONC-1", "CONC-2"), _threads, rounds=10
+    )

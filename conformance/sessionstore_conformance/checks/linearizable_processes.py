@@ -6,7 +6,10 @@ cannot disturb: no ttl (touch gives an hour), no clock moves, one batch of
 2..:data:`CLIENTS` clients. The kit's process makes the prefix calls, then starts one
 child process per client (:mod:`.._history_client`), each opening the store from its
 ``url`` and given its list of calls on stdin; once every child has opened the store, one
-line on each child's stdin releases them together. Each child prints one record per call
+line on each child's stdin releases them together: it names one start instant on
+CLOCK_MONOTONIC, 50 ms ahead, which every child spins to (a pipe wake-up alone spread
+their starts over 10-30 ms on a loaded machine, longer than a client's calls took).
+The :func:`.linearizable.duels` come first, 10 rounds each. Each child prints one record per call
 (invocation and return on CLOCK_MONOTONIC, shared by all processes of the host, so the
 intervals are comparable), the kit's process reads every session back, and the merged
 history is checked *timeless* (:func:`..linearizability.check` with ``timeless=True``):
@@ -20,9 +23,8 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import time
 from typing import IO, Any
-
-from hypothesis import strategies as st
 
 from sessionstore import open_store
 
@@ -33,86 +35,32 @@ from ..errors import ClauseViolation
 from ..target import opened
 from .durability import START_TIMEOUT, _bounded, _reap, _tail, store_url
 from .linearizable import (
-    IDS,
     READ_BACK,
-    Batch,
     Scenario,
     Step,
     _default_ttl_ms,
     _fewer,
     _verify,
-    calls_on,
-    datas,
-    owners,
-    whole_store,
+    duels,
+    untimed_scenarios,
 )
 from .registry import Harness, check
 
 CLAUSES = ("CONC-1", "CONC-2", "PROC-1")
 #: At most this many client processes at once.
 CLIENTS = 3
-#: Touch needs a ttl: one far longer than any history lasts, so nothing expires.
-LONG_TTL_MS = 3_600_000
+#: Rounds of each of the :func:`.linearizable.duels`: enough for the client processes to
+#: overlap even when a loaded machine starts them milliseconds apart.
+ROUNDS = 10
+#: How far ahead of the release the clients' common start instant is (ns): time for
+#: every child to read its line on a loaded machine.
+START_AHEAD_NS = 50_000_000
 #: Seconds the clients may take, together, once released.
 RUN_TIMEOUT = 60.0
 
-# --- scenarios: no ttl, no clock moves --------------------------------------------------
+# --- scenarios: no ttl, no clock moves, no pauses or cancels (nothing to yield to) ------
 
-
-def _untimed_calls(ids: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
-    return calls_on(ids, ttls=st.none(), touch_ttls=st.just(LONG_TTL_MS))
-
-
-def _steps(calls: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[Step]:
-    return st.builds(Step, calls)  # no pauses, no cancels: nothing to yield to across processes
-
-
-_anything = st.integers(0, 9).flatmap(
-    lambda n: whole_store if n == 9 else _untimed_calls(st.sampled_from([IDS[0], *IDS]))
-)
-_mixed = st.lists(st.lists(_steps(_anything), min_size=1, max_size=4), min_size=2, max_size=CLIENTS)
-_hot = _steps(_untimed_calls(st.just(IDS[0])))
-_same = st.builds(
-    lambda calls, n: [calls] * n, st.lists(_hot, min_size=1, max_size=3), st.integers(2, CLIENTS)
-)
-_own = st.lists(st.lists(_hot, min_size=1, max_size=3), min_size=2, max_size=CLIENTS)
-_batch = st.builds(
-    Batch,
-    advance_ms=st.just(0),
-    clients=st.sampled_from([_mixed, _same, _same, _own])
-    .flatmap(lambda kind: kind)
-    .map(lambda cs: tuple(tuple(c) for c in cs)),
-)
-
-
-def _create(session_id: str, owner: st.SearchStrategy[str | None]) -> st.SearchStrategy[Step]:
-    return st.builds(
-        Step,
-        st.fixed_dictionaries(
-            {
-                "op": st.just("create"),
-                "id": st.just(session_id),
-                "data": datas,
-                "ttl_ms": st.none(),
-                "owner": owner,
-            }
-        ),
-    )
-
-
-process_scenarios = st.builds(
-    Scenario,
-    prefix=st.builds(
-        lambda first, others: (first, *others),
-        _create(IDS[0], st.none()),
-        st.lists(
-            st.sampled_from(IDS[1:]).flatmap(lambda i: _create(i, owners)),
-            max_size=len(IDS) - 1,
-            unique_by=lambda step: str(step.input["id"]),
-        ),
-    ),
-    batches=_batch.map(lambda batch: (batch,)),
-)
+process_scenarios = untimed_scenarios(pause=0, cancels=False, clients=CLIENTS, batches=1)
 
 # --- playing a scenario with client processes -------------------------------------------
 
@@ -200,9 +148,12 @@ class Clients:
                 ready = await self._line(number, START_TIMEOUT, f"{what}: opening the store")
                 if ready != client.READY.encode():
                     raise ClauseViolation(("CAP-2",), f"{what}: client {number} said {ready!r}")
-            for proc, _ in mine:  # every client opened the store: release them at once
+            # Every client opened the store: release them together, at one instant a little
+            # ahead (each spins to it), so that their first calls meet.
+            start = time.monotonic_ns() + START_AHEAD_NS
+            for proc, _ in mine:
                 assert proc.stdin is not None
-                proc.stdin.write(b"go\n")
+                proc.stdin.write(b"%d\n" % start)
             await asyncio.gather(*(proc.stdin.drain() for proc, _ in mine if proc.stdin))
             parts = await asyncio.gather(
                 *(self._records(n, len(steps), what) for n, steps in enumerate(clients, 1))
@@ -255,6 +206,7 @@ def check_linearizable_processes(harness: Harness) -> None:
             player,
             strategy=process_scenarios,
             timeless=True,
+            races=duels(ROUNDS, CLIENTS),
         )
     finally:
         harness.driver.call(clients.close)
