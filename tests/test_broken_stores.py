@@ -162,19 +162,14 @@ def _sequential(check: Check) -> bool:
 
 @pytest.mark.parametrize("mutant", CONCURRENT, ids=lambda m: m.name)
 def test_only_linearizability_rejects_racy_store(mutant: Mutant) -> None:
-    # A race shows only under some interleavings, and the event loop's scheduling under a
-    # loaded CI machine is not fully reproducible (one CI run in four missed TouchWritesStale
-    # with the derandomized profile): the kit must catch it within three runs.
-    for attempt, profile in enumerate(("ci", "dev", "dev"), 1):
-        caught = run(mutant.factory, profile=profile, select=_linearizability)
-        if "CONC-1" in failing(caught):
-            break
-        print(f"{mutant.name}: not caught by run {attempt} ({profile})")
+    # One derandomized run must catch it, whatever the load: the kit warms its clients,
+    # releases them at a barrier and plays fixed duels before the generated scenarios.
+    caught = run(mutant.factory, profile="ci", select=_linearizability)
     for result in caught.checks:
         if result.status == "failed":
             print(f"{mutant.name}: {result.check.name} blamed {list(result.blamed)}")
             print(result.counterexample)
-    assert "CONC-1" in failing(caught), f"the linearizability check passed {mutant.name} 3 times"
+    assert "CONC-1" in failing(caught), f"the linearizability checks passed {mutant.name}"
     sequential = run(mutant.factory, profile="ci", select=_sequential)
     assert failing(sequential) == set(), f"{mutant.name} should pass every sequential check"
     assert any(r.check.name == "stateful" and r.status == "passed" for r in sequential.checks)
