@@ -9,6 +9,7 @@ and each ``ImportRejected.problem`` by its RFC 6901 pointer (IMPORT-1).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -142,7 +143,7 @@ def _nested(depth: int) -> dict[str, Any]:
     return data
 
 
-async def _problems(ctx: Ctx, doc: dict[str, Any], what: str) -> list[str]:
+async def _problems(ctx: Ctx, doc: dict[str, Any] | str, what: str) -> list[str]:
     exc = await _raised(lambda: ctx.store.import_(doc))
     _expect_error(exc, ImportRejected, ("IMPORT-1", "ERR-1"), what)
     problems = getattr(exc, "problems", None)
@@ -193,25 +194,30 @@ async def check_import_problem_pointers(ctx: Ctx) -> None:
         _record("deep", data=_nested(store.limits.max_depth + 1)),
         _record("wide", data={"k": "x" * limit}),
         _record("fine", data={"x/y": {"~z": 2**53 - 1}}),
+        _record("fits", data={"k": "x" * (limit - len('{"k":""}'))}),  # exactly the limit
+        _record("as_deep", data=_nested(store.limits.max_depth)),
     )
-    got = await _problems(ctx, value_doc, "import of 4 records with bad values")
     expected = [  # (exact pointer of the offending value, the highest pointer accepted)
         ("/sessions/1/id", "/sessions/1/id"),
         ("/sessions/2/data/x~1y/~0z", "/sessions/2/data"),
         ("/sessions/3/data" + "/d" * store.limits.max_depth, "/sessions/3/data"),
         ("/sessions/4/data", "/sessions/4/data"),
     ]
-    for exact, floor in expected:
+    # A document arrives as a mapping or as JSON text; the two take different paths.
+    for form, doc in (("mapping", value_doc), ("JSON text", json.dumps(value_doc))):
+        what = f"import of 4 records with bad values, as {form}"
+        got = await _problems(ctx, doc, what)
+        for exact, floor in expected:
+            expect(
+                any(_covers(p, exact, floor) for p in got),
+                "IMPORT-1",
+                f"{what}: no problem points at {exact} (or its record's data); problems: {got}",
+            )
         expect(
-            any(_covers(p, exact, floor) for p in got),
+            len(got) == len(expected),
             "IMPORT-1",
-            f"no problem points at {exact} (or its record's data member); problems: {got}",
+            f"{what}: {len(got)} problems for {len(expected)} offending values: {got}",
         )
-    expect(
-        len(got) == len(expected),
-        "IMPORT-1",
-        f"{len(got)} problems for {len(expected)} offending values: {got}",
-    )
     expect(
         await store.count() == 1 and await store.get("a") is None,
         "IMPORT-2",
