@@ -310,3 +310,30 @@ async def check_validated_first(ctx: Ctx) -> None:
         await expect_unchanged(store, ids, before, (clause, "ERR-2"), what)
     expect(not called, ("VAL-6", "VAL-7"), "update called fn although its arguments were bad")
     expect(await store.count() == 2, "ERR-2", "a refused call created a session")
+
+
+@check("LIST-3", "VAL-7", "VAL-1")
+async def check_bounds_are_inclusive(ctx: Ctx) -> None:
+    """The largest list limit, the longest owner and id, and the smallest version are
+    accepted: each range in Validation limits includes its ends."""
+    store, limits = ctx.store, ctx.store.limits
+    longest_owner = "o" * limits.max_owner_length
+    made = await store.create({}, id="i" * limits.max_id_length, owner=longest_owner)
+    expect(made.owner == longest_owner, "VAL-7", "an owner of the largest length was refused")
+    seen = await store.get(made.id, owner=longest_owner)
+    expect(seen is not None, "VAL-7", "get with an owner of the largest length found nothing")
+    page = await store.list(limit=limits.max_list_limit)
+    expect(
+        [s.id for s in page.sessions] == [made.id] and page.cursor is None,
+        "LIST-3",
+        f"list(limit={limits.max_list_limit}) returned {page!r}",
+    )
+    single = await store.list(limit=1)
+    expect(len(single.sessions) == 1, "LIST-3", f"list(limit=1) returned {single!r}")
+    ok = await store.replace(made.id, {"v": 2}, expected_version=1, owner=longest_owner)
+    expect(ok.version == 2, "VAL-7", "replace with expected_version=1 at version 1 failed")
+    expect(
+        await store.delete(made.id, expected_version=2, owner=longest_owner),
+        "VAL-7",
+        "delete with the current expected_version returned False",
+    )
