@@ -1,14 +1,17 @@
-"""Which kit checks see a given mutant: the kit's items run under each mutant in turn.
+"""Which kit checks see a given mutant: the kit's checks run under each mutant in turn.
 
-    python benchmarks/mutation/which_checks.py [-k EXPR] [--survivors] [NAME ...]
+    python benchmarks/mutation/which_checks.py [-k WORD ...] [--survivors] [NAME ...]
 
-Run it after ``run.sh``: it takes the mutated ``sessionstore`` that mutmut generated in
-build/mutation/mutants/src and the *current* kit from conformance/ (so new checks can
-be tried on old survivors without a whole mutmut run), selects a mutant the way mutmut
-does (the ``MUTANT_UNDER_TEST`` environment variable read by its trampolines), runs the
-kit's items (``kit_items.py``, optionally only those matching ``-k``) without stopping
-at the first failure, and prints one line per mutant: its name and the checks that
-failed, or ``survived``. ``--survivors`` takes the mutants mutmut recorded as survived.
+Run it after ``run.sh``. It imports the mutated ``sessionstore`` that mutmut generated in
+build/mutation/mutants/src together with the *current* kit from conformance/ (so new
+checks can be tried on old survivors without a whole mutmut run), selects each mutant
+the way mutmut does (mutmut's trampolines read ``MUTANT_UNDER_TEST`` on every call, so
+one process can switch between mutants), runs the selected checks on a fresh memory
+store through the runner's ``run_check``, with the profile of ``kit_items.py``, and
+prints one line per mutant: its name and the checks that failed, or ``survived``.
+``--survivors`` takes the mutants that mutmut recorded as survived; ``-k`` keeps the
+checks whose name contains one of the words. A check that runs longer than
+``--timeout`` seconds under a mutant counts as failed (a hang is seen).
 """
 
 from __future__ import annotations
@@ -16,64 +19,80 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shutil
-import subprocess
+import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGE = ROOT / "build" / "mutation"
-TREE = STAGE / "which"
-FAILED = re.compile(r"^FAILED \S*test_check\[([a-z_]+)\]", re.M)
+MUTANTS = ROOT / "build" / "mutation" / "mutants" / "src"
+
+
+class _Hung(Exception):
+    pass
+
+
+def _alarm(_signum: int, _frame: FrameType | None) -> None:
+    raise _Hung
 
 
 def survivors() -> list[str]:
     names = []
-    for meta in sorted((STAGE / "mutants" / "src").rglob("*.py.meta")):
+    for meta in sorted(MUTANTS.rglob("*.py.meta")):
         results = json.loads(meta.read_text())["exit_code_by_key"]
         names += [name for name, code in results.items() if code == 0]
     return names
 
 
-def stage() -> None:
-    """The mutated store beside the current kit, in a tree of its own."""
-    shutil.rmtree(TREE, ignore_errors=True)
-    (TREE / "src").mkdir(parents=True)
-    shutil.copytree(STAGE / "mutants" / "src" / "sessionstore", TREE / "src" / "sessionstore")
-    shutil.copytree(
-        ROOT / "conformance" / "sessionstore_conformance", TREE / "src" / "sessionstore_conformance"
-    )
-    shutil.copytree(ROOT / "benchmarks" / "mutation", TREE / "benchmarks" / "mutation")
-
-
-def failing_checks(mutant: str, select: str | None, timeout: float) -> str:
-    env = dict(os.environ, MUTANT_UNDER_TEST=mutant, PYTHONPATH=str(TREE / "src"))
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rf"]
-    args += ["benchmarks/mutation/kit_items.py"] + (["-k", select] if select else [])
-    try:
-        out = subprocess.run(
-            args, cwd=TREE, env=env, capture_output=True, text=True, timeout=timeout
-        ).stdout
-    except subprocess.TimeoutExpired:
-        return f"timeout after {timeout:.0f} s"
-    return " ".join(FAILED.findall(out)) or "survived"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("names", nargs="*")
-    parser.add_argument("-k", dest="select", help="only the kit items matching EXPR")
+    parser.add_argument("-k", dest="words", action="append", default=[])
     parser.add_argument("--survivors", action="store_true", help="every mutant that survived")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    parser.add_argument("--timeout", type=int, default=60, help="seconds per check")
     opts = parser.parse_args()
     names = opts.names + (survivors() if opts.survivors else [])
-    stage()
+    # The current kit (mutants/src holds mutmut's copy of the old one), then the mutated
+    # store: both ahead of any installed copy.
+    sys.path[:0] = [str(ROOT / "conformance"), str(MUTANTS), str(Path(__file__).parent)]
+    os.environ["MUTANT_UNDER_TEST"] = ""
+    from hypothesis import settings as Settings
+    from kit_items import EXAMPLES, TARGET
+
+    from sessionstore_conformance.checks import REGISTRY
+    from sessionstore_conformance.checks.registry import Harness
+    from sessionstore_conformance.driver import Driver
+    from sessionstore_conformance.profiles import PROFILES
+    from sessionstore_conformance.runner import _has, _probe, run_check
+    from sessionstore_conformance.target import resolve
+
+    signal.signal(signal.SIGALRM, _alarm)
     started = time.perf_counter()
-    for name in names:
-        print(f"{name}: {failing_checks(name, opts.select, opts.timeout)}", flush=True)
-    print(f"# {len(names)} mutants in {time.perf_counter() - started:.0f} s", flush=True)
+    with Driver() as driver:
+        factory = resolve(TARGET)
+        caps, _type, hooks = driver.call(_probe, factory)
+        kit = Harness(driver, factory, Settings(PROFILES["ci"], max_examples=EXAMPLES), "ci")
+        checks = [
+            c
+            for c in REGISTRY
+            if all(_has(r, caps, hooks) for r in c.requires)
+            and (not opts.words or any(w in c.name for w in opts.words))
+        ]
+        for name in names:
+            os.environ["MUTANT_UNDER_TEST"] = name
+            failed = []
+            for check in checks:
+                signal.alarm(opts.timeout)
+                try:
+                    if run_check(check, kit).status == "failed":
+                        failed.append(check.name)
+                except _Hung:
+                    failed.append(f"{check.name} (no answer in {opts.timeout} s)")
+                finally:
+                    signal.alarm(0)
+            print(f"{name}: {' '.join(failed) or 'survived'}", flush=True)
+    print(f"# {len(names)} mutants x {len(checks)} checks in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
