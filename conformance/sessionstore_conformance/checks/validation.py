@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sessionstore import InvalidSession, SessionStore, SessionTooLarge
+from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionConflict
 
 from ..errors import expect, expect_raises
 from .helpers import expect_unchanged, returns, snapshot
@@ -332,6 +332,10 @@ async def check_bounds_are_inclusive(ctx: Ctx) -> None:
     expect(len(single.sessions) == 1, "LIST-3", f"list(limit=1) returned {single!r}")
     ok = await store.replace(made.id, {"v": 2}, expected_version=1, owner=longest_owner)
     expect(ok.version == 2, "VAL-7", "replace with expected_version=1 at version 1 failed")
+    with expect_raises(
+        VersionConflict, ("VAL-7", "REPLACE-2"), "replace(expected_version=2**53-1)"
+    ):
+        await store.replace(made.id, {}, expected_version=2**53 - 1)
     expect(
         await store.delete(made.id, expected_version=2, owner=longest_owner),
         "VAL-7",
