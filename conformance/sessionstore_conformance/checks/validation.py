@@ -322,6 +322,10 @@ async def check_bounds_are_inclusive(ctx: Ctx) -> None:
     expect(made.owner == longest_owner, "VAL-7", "an owner of the largest length was refused")
     seen = await store.get(made.id, owner=longest_owner)
     expect(seen is not None, "VAL-7", "get with an owner of the largest length found nothing")
+    shortest = await store.create({}, id="x", owner="a")  # both ranges start at 1
+    expect(shortest.owner == "a", "VAL-7", "an owner of one character was refused")
+    expect(await store.get("x", owner="a") is not None, "VAL-7", "get(owner='a') found nothing")
+    await store.delete("x", owner="a")
     page = await store.list(limit=limits.max_list_limit)
     expect(
         [s.id for s in page.sessions] == [made.id] and page.cursor is None,
