@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from . import basics as basics
 from . import concurrency as concurrency
+from . import copies as copies
 from . import durability as durability
+from . import errors_carry as errors_carry
+from . import exactness as exactness
+from . import fields_kept as fields_kept
 from . import imports as imports
 from . import linearizable as linearizable
 from . import linearizable_processes as linearizable_processes

@@ -7,7 +7,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sessionstore import InvalidSession, SessionStore, SessionTooLarge
+from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionConflict
 
 from ..errors import expect, expect_raises
 from .helpers import expect_unchanged, returns, snapshot
@@ -228,3 +228,120 @@ async def check_bad_arguments(ctx: Ctx) -> None:
     }
     list_calls["list(cursor='not a cursor!')"] = lambda: store.list(cursor="not a cursor!")
     await _refused(store, InvalidSession, "LIST-3", list_calls)
+
+
+@check("VAL-1", "VAL-3", "VAL-6", "VAL-7", "LIST-3", "ERR-2")
+async def check_validated_first(ctx: Ctx) -> None:
+    """Arguments are validated before any stored state is read: bad input is
+    InvalidSession whether the session is missing, live, owned by another or at another
+    version, never SessionNotFound, SessionExists, VersionConflict, None or False."""
+    store = ctx.store
+    await store.create({"n": 1}, id="v")
+    await store.create({"n": 2}, id="mine", owner="me")
+    called: list[str] = []
+
+    def fn(data: dict[str, Any]) -> dict[str, Any]:
+        called.append("fn")
+        return data
+
+    nan = {"a": float("nan")}
+    cases: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {
+        # against a missing session: must not be SessionNotFound / None / False
+        "get('gone', owner='')": ("VAL-7", lambda: store.get("gone", owner="")),
+        "replace('gone', NaN)": ("VAL-3", lambda: store.replace("gone", nan)),
+        "replace('gone', ttl=0)": ("VAL-6", lambda: store.replace("gone", {}, ttl=0)),
+        "replace('gone', expected_version=0)": (
+            "VAL-7",
+            lambda: store.replace("gone", {}, expected_version=0),
+        ),
+        "replace('gone', owner='')": ("VAL-7", lambda: store.replace("gone", {}, owner="")),
+        "update('gone', ttl=0)": ("VAL-6", lambda: store.update("gone", fn, ttl=0)),
+        "update('gone', owner=5)": ("VAL-7", lambda: store.update("gone", fn, owner=5)),  # type: ignore[arg-type]
+        "touch('gone', 0)": ("VAL-6", lambda: store.touch("gone", 0)),
+        "touch('gone', 5, owner='')": ("VAL-7", lambda: store.touch("gone", 5, owner="")),
+        "delete('gone', expected_version=0)": (
+            "VAL-7",
+            lambda: store.delete("gone", expected_version=0),
+        ),
+        "delete('gone', owner='')": ("VAL-7", lambda: store.delete("gone", owner="")),
+        # against a live session: must not be SessionExists / VersionConflict / a write
+        "create(id='v', data=NaN)": ("VAL-3", lambda: store.create(nan, id="v")),
+        "create(id='v', ttl=0)": ("VAL-6", lambda: store.create({}, id="v", ttl=0)),
+        "create(id='v', owner='')": ("VAL-7", lambda: store.create({}, id="v", owner="")),
+        "replace('v', expected_version=0)": (
+            "VAL-7",
+            lambda: store.replace("v", {}, expected_version=0),
+        ),
+        "replace('v', NaN, expected_version=9)": (
+            "VAL-3",
+            lambda: store.replace("v", nan, expected_version=9),
+        ),
+        "replace('v', ttl=0, expected_version=9)": (
+            "VAL-6",
+            lambda: store.replace("v", {}, ttl=0, expected_version=9),
+        ),
+        "update('v', ttl=-1)": ("VAL-6", lambda: store.update("v", fn, ttl=-1)),
+        "delete('v', expected_version=True)": (
+            "VAL-7",
+            lambda: store.delete("v", expected_version=True),
+        ),
+        "touch('v', 10**12)": ("VAL-6", lambda: store.touch("v", 10**12)),
+        # against a session another owner holds: must not be "not found"
+        "get('mine', owner='x' * 257)": ("VAL-7", lambda: store.get("mine", owner="x" * 257)),
+        "replace('mine', ttl=0, owner='other')": (
+            "VAL-6",
+            lambda: store.replace("mine", {}, ttl=0, owner="other"),
+        ),
+        "touch('mine', 0, owner='other')": ("VAL-6", lambda: store.touch("mine", 0, owner="other")),
+        "delete('mine', expected_version=0, owner='other')": (
+            "VAL-7",
+            lambda: store.delete("mine", expected_version=0, owner="other"),
+        ),
+        # with an empty page to read
+        "list(cursor='x', limit=0)": ("LIST-3", lambda: store.list(cursor="x", limit=0)),
+        "list(cursor='no spaces')": ("LIST-3", lambda: store.list(cursor="no spaces")),
+        "get('bad id', owner='me')": ("VAL-1", lambda: store.get("bad id", owner="me")),
+    }
+    ids = ["v", "mine"]
+    before = await snapshot(store, ids)
+    for what, (clause, call) in cases.items():
+        with expect_raises(InvalidSession, clause, what):
+            await call()
+        await expect_unchanged(store, ids, before, (clause, "ERR-2"), what)
+    expect(not called, ("VAL-6", "VAL-7"), "update called fn although its arguments were bad")
+    expect(await store.count() == 2, "ERR-2", "a refused call created a session")
+
+
+@check("LIST-3", "VAL-7", "VAL-1")
+async def check_bounds_are_inclusive(ctx: Ctx) -> None:
+    """The largest list limit, the longest owner and id, and the smallest version are
+    accepted: each range in Validation limits includes its ends."""
+    store, limits = ctx.store, ctx.store.limits
+    longest_owner = "o" * limits.max_owner_length
+    made = await store.create({}, id="i" * limits.max_id_length, owner=longest_owner)
+    expect(made.owner == longest_owner, "VAL-7", "an owner of the largest length was refused")
+    seen = await store.get(made.id, owner=longest_owner)
+    expect(seen is not None, "VAL-7", "get with an owner of the largest length found nothing")
+    shortest = await store.create({}, id="x", owner="a")  # both ranges start at 1
+    expect(shortest.owner == "a", "VAL-7", "an owner of one character was refused")
+    expect(await store.get("x", owner="a") is not None, "VAL-7", "get(owner='a') found nothing")
+    await store.delete("x", owner="a")
+    page = await store.list(limit=limits.max_list_limit)
+    expect(
+        [s.id for s in page.sessions] == [made.id] and page.cursor is None,
+        "LIST-3",
+        f"list(limit={limits.max_list_limit}) returned {page!r}",
+    )
+    single = await store.list(limit=1)
+    expect(len(single.sessions) == 1, "LIST-3", f"list(limit=1) returned {single!r}")
+    ok = await store.replace(made.id, {"v": 2}, expected_version=1, owner=longest_owner)
+    expect(ok.version == 2, "VAL-7", "replace with expected_version=1 at version 1 failed")
+    with expect_raises(
+        VersionConflict, ("VAL-7", "REPLACE-2"), "replace(expected_version=2**53-1)"
+    ):
+        await store.replace(made.id, {}, expected_version=2**53 - 1)
+    expect(
+        await store.delete(made.id, expected_version=2, owner=longest_owner),
+        "VAL-7",
+        "delete with the current expected_version returned False",
+    )

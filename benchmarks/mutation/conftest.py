@@ -1,0 +1,27 @@
+"""Run the kit's items cheapest first: mutmut passes each mutant's tests in no set order
+and stops at the first failure (-x), so a mutant that a quick check sees never waits for
+the stateful search."""
+
+from __future__ import annotations
+
+import pytest
+
+#: The searches that cost seconds per run, in the order they should run (last of all).
+SLOW = (
+    "purge_cost",
+    "import_chunks",
+    "export_chunks",
+    "linearizable_threads",
+    "linearizable_instances",
+    "linearizable_tasks",
+    "stateful",
+)
+
+
+def _cost(item: pytest.Item) -> int:
+    name = item.name.removeprefix("test_check[").removesuffix("]")
+    return SLOW.index(name) + 1 if name in SLOW else 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_cost)

@@ -1,0 +1,56 @@
+"""The conformance kit as a plain pytest module, for mutation testing (docs/mutation.md).
+
+mutmut selects, for each mutant, the tests that ran the mutated function and hands their
+pytest node ids back to pytest as arguments. The kit's own plugin items
+(``pytest --sessionstore=memory://``) have no file in their node id, so pytest cannot
+select them by id; here the same checks are one parametrized test with ids such as
+``benchmarks/mutation/kit_items.py::test_check[create_existing]``. Each test runs one
+registered check through the runner's ``run_check`` on a fresh memory store, exactly as
+the CLI and the plugin do, and fails when the check fails. A check that cannot decide
+(unknown) or needs a capability the store lacks is skipped: it kills no mutant.
+
+Effort: the ``ci`` profile (derandomized, so a verdict replays), with fewer Hypothesis
+examples (``MUTATION_EXAMPLES``, default 30): each mutant runs every check that touches
+the mutated function, and the stateful suite dominates that cost. Checks run cheapest
+first (conftest.py; mutmut passes ``-x``), so a mutant dies on the first check that sees it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import settings as Settings
+
+from sessionstore_conformance.checks import REGISTRY
+from sessionstore_conformance.checks.registry import Check, Harness
+from sessionstore_conformance.driver import Driver
+from sessionstore_conformance.profiles import PROFILES
+from sessionstore_conformance.runner import _has, _probe, run_check
+from sessionstore_conformance.target import resolve
+
+TARGET = os.environ.get("MUTATION_TARGET", "memory://")
+EXAMPLES = int(os.environ.get("MUTATION_EXAMPLES", "30"))
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[tuple[Harness, object, set[str]]]:
+    factory = resolve(TARGET)
+    with Driver() as driver:
+        caps, _type, hooks = driver.call(_probe, factory)
+        settings = Settings(PROFILES["ci"], max_examples=EXAMPLES)
+        yield Harness(driver, factory, settings, "ci"), caps, hooks
+
+
+@pytest.mark.parametrize("check", REGISTRY, ids=[c.name for c in REGISTRY])
+def test_check(check: Check, harness: tuple[Harness, object, set[str]]) -> None:
+    kit, caps, hooks = harness
+    missing = [r for r in check.requires if not _has(r, caps, hooks)]  # type: ignore[arg-type]
+    if missing:
+        pytest.skip(f"the store does not declare {', '.join(missing)}")
+    result = run_check(check, kit)
+    if result.status == "failed":
+        pytest.fail(f"violates {', '.join(result.blamed)}: {result.message}", pytrace=False)
+    if result.status == "unknown":
+        pytest.skip(f"not verified: {result.message}")

@@ -1,0 +1,182 @@
+"""Exact numbers where the spec makes them exact.
+
+With the clock injected nothing is left to chance, so the kit asks for exact answers:
+how many sessions ``purge_expired`` removed and ``count`` sees after sessions moved
+their expiry (PURGE-1, COUNT-1); the expiry that a ttl which binary floating point
+cannot hold exactly produces (0.1, 0.3, 1e-3 plus a hair, microseconds of a timedelta:
+TTL-1 rounds to whole microseconds first, then up to whole milliseconds); and data
+floats that are not exact in binary, which must come back bit for bit (REC-2).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from sessionstore import InvalidSession, Session
+
+from ..errors import expect, expect_raises
+from .registry import Ctx, check
+
+CLOCK = ("injectable_clock",)
+MS = timedelta(milliseconds=1)
+DAY_MS = 86_400_000
+
+
+@check("PURGE-1", "COUNT-1", "LIVE-1", "LIVE-3", requires=CLOCK)
+async def check_purge_count_exact(ctx: Ctx) -> None:
+    """purge_expired returns exactly how many it removed, after expiries were moved."""
+    store, clock = ctx.store, ctx.clock
+    for i in range(3):
+        await store.create({"i": i}, id=f"old{i}", ttl=1)  # expire at +1000 ms
+    await store.create(id="edge", ttl=2)  # expires at +2000 ms: at that instant it is expired
+    await store.create(id="after", ttl=2.001)  # still live at +2000 ms
+    await store.create(id="forever")
+    await store.create(id="moved", ttl=1)
+    await store.touch("moved", 3600)  # moved away from +1000 ms
+    await store.create(id="rewritten", ttl=1)
+    await store.replace("rewritten", {"r": 1}, ttl=3600)
+    await store.create(id="shortened", ttl=3600)
+    await store.update("shortened", lambda d: {"s": 1}, ttl=1)  # moved to +1000 ms
+    await store.create(id="dropped", ttl=1)
+    await store.delete("dropped")
+    count = await store.count()
+    expect(count == 9, "COUNT-1", f"count is {count} with 9 live sessions, not 9")
+    clock.advance(2000)
+    expired = {"old0", "old1", "old2", "edge", "shortened"}
+    count = await store.count()
+    expect(count == 4, ("COUNT-1", "LIVE-1"), f"count is {count} with 5 of 9 expired, not 4")
+    removed = await store.purge_expired()
+    expect(
+        removed == len(expired),
+        "PURGE-1",
+        f"purge_expired returned {removed!r} with {len(expired)} sessions expired "
+        f"({', '.join(sorted(expired))}); the clock is injected, so the count is exact",
+    )
+    for session_id in ("after", "forever", "moved", "rewritten"):
+        expect(
+            await store.get(session_id) is not None,
+            ("PURGE-1", "LIVE-3"),
+            f"purge removed {session_id}",
+        )
+    count = await store.count()
+    expect(count == 4, ("COUNT-1", "LIVE-3"), f"count is {count} after the purge, not 4")
+    again = await store.purge_expired()
+    expect(again == 0, "PURGE-1", f"a second purge at the same instant returned {again!r}")
+    clock.advance(1)  # "after" expires at +2001 ms
+    last = await store.purge_expired()
+    expect(last == 1, "PURGE-1", f"purge returned {last!r} one ms later with 1 expired")
+    await store.create(id="old0", ttl=1)  # CREATE-4 reuses a purged id
+    clock.advance(1000)
+    last = await store.purge_expired()
+    expect(last == 1, "PURGE-1", f"purge returned {last!r} for a re-created, expired id")
+    expect(await store.count() == 3, "COUNT-1", f"count is {await store.count()}, not 3")
+
+
+#: (ttl, the expiry in ms it must give): TTL-1 rounds to whole microseconds, then up to ms.
+TTL_CASES: list[tuple[Any, int]] = [
+    (0.1, 100),  # 0.1 s is 100000.00000000001 us in binary
+    (0.3, 300),  # 299999.99999999994 us in binary: rounding, not truncation
+    (1e-3 + 1e-12, 1),  # a hair above 1 ms rounds to 1000 us, so 1 ms, not 2
+    (0.0010004, 1),  # 1000.4 us rounds to 1000 us: 1 ms (ceil of the raw seconds gives 2)
+    (0.0009999996, 1),  # 999.9996 us rounds up to 1000 us: valid, 1 ms
+    (0.0010006, 2),  # 1000.6 us rounds to 1001 us: 2 ms
+    (1.0000005, 1001),  # 1000000.5000000001 us in binary: 1000001 us, so 1001 ms
+    (timedelta(microseconds=1001), 2),
+    (timedelta(seconds=1, microseconds=1), 1001),
+    (timedelta(milliseconds=2, microseconds=999), 3),
+    (3650 * 86_400.0, 3650 * DAY_MS),
+    (timedelta(days=3650), 3650 * DAY_MS),
+    (7, 7000),
+]
+#: ttls just outside TTL-1's range once rounded to microseconds.
+BAD_TTLS: list[Any] = [
+    0.0009994,  # 999.4 us rounds to 999 us: under 1 ms
+    timedelta(microseconds=999),
+    timedelta(days=3650, microseconds=1),
+    3650 * 86_400 + 1e-6,
+]
+
+
+@check("TTL-1", "TTL-2", "VAL-6", requires=CLOCK)
+async def check_inexact_ttls(ctx: Ctx) -> None:
+    """ttls that binary floating point cannot hold give the expiry TTL-1 defines."""
+    store, clock = ctx.store, ctx.clock
+    await store.create(id="t")
+    for ttl, ms in TTL_CASES:
+        want = clock() + ms * MS
+        results: dict[str, Session] = {
+            "create": await store.create(ttl=ttl),
+            "replace": await store.replace("t", {}, ttl=ttl),
+            "update": await store.update("t", lambda d: d, ttl=ttl),
+            "touch": await store.touch("t", ttl),
+        }
+        for op, made in results.items():
+            expect(
+                made.expires_at == want,
+                ("TTL-1", "TTL-2"),
+                f"{op}(ttl={ttl!r}) gave expires_at {made.expires_at}, expected now + {ms} ms",
+            )
+    for bad in BAD_TTLS:
+        with expect_raises(InvalidSession, ("VAL-6", "TTL-1"), f"create(ttl={bad!r})"):
+            await store.create(ttl=bad)
+        with expect_raises(InvalidSession, ("VAL-6", "TTL-1"), f"touch('t', {bad!r})"):
+            await store.touch("t", bad)
+
+
+#: Floats that binary cannot hold exactly, and extremes: each must come back bit for bit.
+FLOATS: dict[str, Any] = {
+    "tenth": 0.1,
+    "sum": 0.1 + 0.2,
+    "third": 1 / 3,
+    "small": 1e-7,
+    "tiny": 5e-324,
+    "min_normal": 2.2250738585072014e-308,
+    "max": 1.7976931348623157e308,
+    "neg": -123456789.123456789,
+    "half_ulp": 4503599627370495.5,  # 2**52 - 0.5: the last float with a fraction
+    "nested": [0.7, {"x": 2.675, "y": [1e-300, -0.0]}],
+}
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """JSON-equal, with floats compared bit for bit (integral floats may come back as ints)."""
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict) and a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same_json, a, b))
+    if type(a) is float:
+        if type(b) is int and a.is_integer():
+            return a == b
+        return type(b) is float and math.copysign(1, a) == math.copysign(1, b) and a == b
+    return type(a) is type(b) and a == b
+
+
+@check("REC-2", "IMPORT-5")
+async def check_inexact_floats(ctx: Ctx) -> None:
+    """Data floats not exact in binary come back unchanged from every read path."""
+    store = ctx.store
+    made = await store.create(dict(FLOATS), id="f")
+    views: dict[str, Any] = {"create": made.data}
+    views["get"] = (await store.get("f")).data  # type: ignore[union-attr]
+    views["replace"] = (await store.replace("f", dict(FLOATS))).data
+    views["update"] = (await store.update("f", lambda d: d)).data
+    views["touch"] = (await store.touch("f", 3600)).data
+    views["list"] = (await store.list()).sessions[0].data
+    exported = await store.export()
+    views["export"] = exported.sessions[0].data
+    async with ctx.another() as other:
+        await other.import_(exported.to_json())
+        views["import, then get"] = (await other.get("f")).data  # type: ignore[union-attr]
+    views["get after all"] = (await store.get("f")).data  # type: ignore[union-attr]
+    for path, data in views.items():
+        bad = [k for k in FLOATS if not _same_json(FLOATS[k], data.get(k))]
+        expect(
+            not bad,
+            "REC-2",
+            f"{path} changed floats: "
+            + ", ".join(f"{k}: {FLOATS[k]!r} -> {data.get(k)!r}" for k in bad),
+        )
