@@ -127,3 +127,11 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site into site/ (warnings are errors)."""
     session.install("mkdocs")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the memory store and the shared semantics with the kit as the
+    only test suite (docs/mutation.md; arguments: mutant names to run)."""
+    session.install(*WITH_TESTS, "mutmut>=3.8,<4")
+    session.run("sh", "benchmarks/mutation/run.sh", *session.posargs, external=True)

@@ -204,7 +204,7 @@ async def check_bad_arguments(ctx: Ctx) -> None:
     for owner in bad_owners:
         calls[f"create(owner={owner!r})"] = partial(store.create, {}, owner=owner)
         calls[f"get(owner={owner!r})"] = partial(store.get, "v", owner=owner)
-    bad_versions: list[Any] = [0, -1, "1", True, 1.5]
+    bad_versions: list[Any] = [0, -1, "1", True, 1.5, 2**53]
     for version in bad_versions:
         calls[f"replace(expected_version={version!r})"] = partial(
             store.replace, "v", {}, expected_version=version
