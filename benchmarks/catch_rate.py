@@ -1,6 +1,7 @@
-"""How often the kit's concurrency checks catch each racy broken store, under CPU load.
+"""How often the kit catches each broken store of the gallery, under CPU load.
 
     python benchmarks/catch_rate.py [--runs 20] [--burners 2] [--store NAME ...]
+    python benchmarks/catch_rate.py --gallery [--runs 20] [--burners 2] [--store NAME ...]
 
 (with ``reference``, ``conformance`` and ``tests`` importable: run it from the repository
 root with ``PYTHONPATH=reference:conformance``; the script adds ``tests`` itself).
@@ -14,6 +15,11 @@ checks (checks/concurrency.py and every ``linearizable*`` check), while ``--burn
 processes spin on the CPU beside it. A run *catches* the store when it reports a MUST
 clause failed. It prints, per store, the catch rate, the clauses reported failed (with
 how many runs reported each), the checks that failed, and the median run time.
+
+``--gallery`` does the same for the one-bug stores that are wrong one call at a time
+(tests/broken/stores.py and the stores without a clock of tests/broken/clockless.py),
+running the checks that name the clauses the store breaks; a run catches it only when
+it reports one of *those* clauses failed.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from broken import CONCURRENT, GALLERY, SLOW  # noqa: E402
+from broken.clockless import ExpiresEarly, ExpiresLate, RoundsFloats  # noqa: E402
 from test_kit_durability import BROKEN_MODULE, ENTRY_POINTS  # noqa: E402
 
 from sessionstore_conformance.checks import Check  # noqa: E402
@@ -43,6 +50,37 @@ from sessionstore_conformance.runner import run  # noqa: E402
 
 def concurrency_checks(check: Check) -> bool:
     return check.run.__module__.endswith(".concurrency") or check.name.startswith("linearizable")
+
+
+#: The stores without a clock and the clauses each breaks (tests/test_kit_clockless.py).
+CLOCKLESS = {ExpiresEarly: ("LIVE-1",), ExpiresLate: ("LIVE-1", "LIVE-2"), RoundsFloats: ("REC-2",)}
+
+
+def gallery_targets() -> dict[str, tuple[Any, Callable[[Check], bool], tuple[str, ...]]]:
+    """Store name -> (factory, its checks, the clauses whose failure counts as catching it).
+    Its checks are those naming one of its clauses, as in tests/test_broken_stores.py: the
+    stateful suite and the large-store check only for the stores flagged for them."""
+    found = {}
+    for m in GALLERY:
+        if m.name != "LostUpdates":  # a race: the racy stores' table has it
+            found[m.name] = (m.factory, naming(m.expected, m.stateful, m.large), m.expected)
+    for store_type, expected in CLOCKLESS.items():
+        factory = lambda *, clock, t=store_type: t(clock=clock)  # noqa: E731
+        found[store_type.__name__] = (factory, naming(expected, False, False), expected)
+    return found
+
+
+def naming(expected: tuple[str, ...], stateful: bool, large: bool) -> Callable[[Check], bool]:
+    def select(check: Check) -> bool:
+        if check.name.startswith("linearizable"):  # the racy stores' business
+            return False
+        if check.name.startswith("stateful") and not stateful:
+            return False
+        if check.name == "large_store" and not large:
+            return False
+        return bool(set(check.clauses) & set(expected))
+
+    return select
 
 
 def burn() -> None:
@@ -78,31 +116,43 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--burners", type=int, default=2)
     parser.add_argument("--store", action="append", help="only these stores (repeatable)")
+    parser.add_argument(
+        "--gallery", action="store_true", help="the one-bug sequential stores, not the racy ones"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
         register_racy_sqlite(Path(scratch))
+        plans: dict[str, tuple[Callable[[int], Any], Callable[[Check], bool], tuple[str, ...]]]
+        if args.gallery:
+            plans = {
+                name: (lambda n, f=factory: f, select, expected)
+                for name, (factory, select, expected) in gallery_targets().items()
+            }
+        else:
+            plans = {
+                name: (target, concurrency_checks, ())
+                for name, target in targets(Path(scratch)).items()
+            }
         chosen = {
-            name: target
-            for name, target in targets(Path(scratch)).items()
-            if not args.store or name in args.store
+            name: plan for name, plan in plans.items() if not args.store or name in args.store
         }
         burners = [multiprocessing.Process(target=burn, daemon=True) for _ in range(args.burners)]
         for p in burners:
             p.start()
         rows = []
         try:
-            for name, target in chosen.items():
+            for name, (target, select, expected) in chosen.items():
                 caught = 0
                 clauses: Counter[str] = Counter()
                 checks: Counter[str] = Counter()
                 seconds = []
                 for n in range(args.runs):
                     started = time.perf_counter()
-                    report = run(target(n), profile="ci", select=concurrency_checks)
+                    report = run(target(n), profile="ci", select=select)
                     seconds.append(time.perf_counter() - started)
                     failed = [c.clause.id for c in report.clauses if c.outcome == "fail"]
-                    caught += bool(failed)
+                    caught += bool(set(failed) & set(expected)) if expected else bool(failed)
                     clauses.update(failed)
                     checks.update(r.check.name for r in report.checks if r.status == "failed")
                 row = (
@@ -120,7 +170,8 @@ def main() -> None:
                 p.join()
         load = os.getloadavg()[0]
         print(
-            f"\n{args.runs} runs per store, ci profile, concurrency checks, "
+            f"\n{args.runs} runs per store, ci profile, "
+            f"{'the checks naming its clauses' if args.gallery else 'concurrency checks'}, "
             f"{args.burners} CPU burners, {os.cpu_count()} CPUs, load average now {load:.1f}\n"
         )
         print("| store | caught | clauses reported failed (runs) | checks failed (runs) | s/run |")
