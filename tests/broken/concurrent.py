@@ -31,6 +31,9 @@ class UpdateReadAwaitWrite(MemoryStore):
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
     ) -> Session:
         check_id(id, self.limits)
+        check_owner(owner, self.limits)
+        if ttl is not None:  # bad input is refused before anything is read (ERR-2)
+            ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
             current = self._require(id, self._now(), owner)
@@ -57,6 +60,9 @@ class ReplaceCheckAwaitWrite(MemoryStore):
         check_id(id, self.limits)
         encoded = encode_data(data, self.limits)
         check_version(expected_version)
+        check_owner(owner, self.limits)
+        if ttl is not None:  # bad input is refused before anything is read (ERR-2)
+            ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
             current = self._require(id, self._now(), owner)
