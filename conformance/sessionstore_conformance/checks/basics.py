@@ -600,6 +600,14 @@ async def check_list_pages(ctx: Ctx) -> None:
             break
     expect(cursor is None, "LIST-2", "the cursor never came back None")
     expect(seen == ids, "LIST-2", f"listing yielded {seen}, expected {ids}")
+    # a full page that ends at the last session has nothing after it: its cursor is None
+    whole = await store.list(limit=len(ids))
+    expect(
+        [s.id for s in whole.sessions] == ids and whole.cursor is None,
+        "LIST-1",
+        f"list(limit={len(ids)}) over {len(ids)} sessions returned "
+        f"{[s.id for s in whole.sessions]} with cursor {whole.cursor!r}: nothing is after it",
+    )
 
 
 @check("PURGE-1", "LIVE-3", "COUNT-1")
