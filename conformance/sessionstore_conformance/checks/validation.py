@@ -9,7 +9,7 @@ from typing import Any
 
 from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionConflict
 
-from ..errors import expect, expect_raises
+from ..errors import ClauseViolation, expect, expect_raises
 from .helpers import expect_unchanged, returns, snapshot
 from .registry import Ctx, check
 
@@ -151,6 +151,51 @@ async def check_depth(ctx: Ctx) -> None:
             f"replace({deep + 1} deep)": lambda: store.replace("v", too_deep),
             f"create(lists {deep + 1} deep)": lambda: store.create(in_list),
         },
+    )
+
+
+#: Strings that look like JSON structure once escaped: brackets, quotes and backslashes.
+TRICKY_STRINGS = ["[", "]]", "{", "}", '"', '\\"', "\\", '"]', '\\["', "a\\\\", '"{[', ""]
+
+
+def _wide_and_deep(depth: int) -> dict[str, Any]:
+    """A session ``depth`` containers deep along one path, with many more containers
+    beside it and strings full of brackets, quotes and backslashes at every level: a
+    depth count that trusts brackets in the text, or loses track of escapes, gets it
+    wrong."""
+    top: dict[str, Any] = {"wide": [[] for _ in range(depth)], "tricky": list(TRICKY_STRINGS)}
+    level = top
+    for i in range(depth - 1):
+        child: dict[str, Any] = {"s": TRICKY_STRINGS[i % len(TRICKY_STRINGS)], "e": {}}
+        level["next" if i % 2 else "n\\]"] = child
+        level = child
+    return top
+
+
+@check("VAL-4", "REC-2", "ERR-2")
+async def check_depth_beside_tricky_strings(ctx: Ctx) -> None:
+    """Depth is counted in containers, not in brackets that strings happen to hold: data
+    exactly at the limit with more containers beside it and bracket-, quote- and
+    backslash-filled strings is accepted whole; one level more is refused."""
+    store = ctx.store
+    deep = store.limits.max_depth
+    # every level but the last holds an empty object too: the deepest path is `deep`
+    at_limit = _wide_and_deep(deep - 1)
+    try:
+        made = await store.create(at_limit)
+    except InvalidSession as exc:
+        raise ClauseViolation(
+            ("VAL-4",), f"data {deep} containers deep (with tricky strings) was refused: {exc}"
+        ) from exc
+    expect(made.data == at_limit, ("REC-2",), "data with tricky strings did not round-trip")
+    got = await store.get(made.id)
+    expect(got is not None and got.data == at_limit, ("REC-2",), "get changed tricky data")
+    over = _wide_and_deep(deep)
+    await _refused(
+        store,
+        InvalidSession,
+        "VAL-4",
+        {f"create({deep + 1} deep, tricky)": lambda: store.create(over)},
     )
 
 
