@@ -23,6 +23,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings as Settings
 
+from sessionstore import Capabilities
 from sessionstore_conformance.checks import REGISTRY
 from sessionstore_conformance.checks.registry import Check, Harness
 from sessionstore_conformance.driver import Driver
@@ -35,7 +36,7 @@ EXAMPLES = int(os.environ.get("MUTATION_EXAMPLES", "30"))
 
 
 @pytest.fixture(scope="module")
-def harness() -> Iterator[tuple[Harness, object, set[str]]]:
+def harness() -> Iterator[tuple[Harness, Capabilities, set[str]]]:
     factory = resolve(TARGET)
     with Driver() as driver:
         caps, _type, hooks = driver.call(_probe, factory)
@@ -44,9 +45,9 @@ def harness() -> Iterator[tuple[Harness, object, set[str]]]:
 
 
 @pytest.mark.parametrize("check", REGISTRY, ids=[c.name for c in REGISTRY])
-def test_check(check: Check, harness: tuple[Harness, object, set[str]]) -> None:
+def test_check(check: Check, harness: tuple[Harness, Capabilities, set[str]]) -> None:
     kit, caps, hooks = harness
-    missing = [r for r in check.requires if not _has(r, caps, hooks)]  # type: ignore[arg-type]
+    missing = [r for r in check.requires if not _has(r, caps, hooks)]
     if missing:
         pytest.skip(f"the store does not declare {', '.join(missing)}")
     result = run_check(check, kit)

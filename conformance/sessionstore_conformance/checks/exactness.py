@@ -14,7 +14,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from sessionstore import InvalidSession, Session
+from sessionstore import InvalidSession, JSONObject, Session, SessionStore
 
 from ..errors import expect, expect_raises
 from .registry import Ctx, check
@@ -155,13 +155,21 @@ def _same_json(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+async def _read(store: SessionStore, path: str) -> JSONObject:
+    """The data of the live session "f"; its absence is a GET-1 violation, not a crash."""
+    got = await store.get("f")
+    expect(got is not None, "GET-1", f"{path}: get('f') returned None for a live session")
+    assert got is not None
+    return got.data
+
+
 @check("REC-2", "IMPORT-5")
 async def check_inexact_floats(ctx: Ctx) -> None:
     """Data floats not exact in binary come back unchanged from every read path."""
     store = ctx.store
     made = await store.create(dict(FLOATS), id="f")
     views: dict[str, Any] = {"create": made.data}
-    views["get"] = (await store.get("f")).data  # type: ignore[union-attr]
+    views["get"] = await _read(store, "get")
     views["replace"] = (await store.replace("f", dict(FLOATS))).data
     views["update"] = (await store.update("f", lambda d: d)).data
     views["touch"] = (await store.touch("f", 3600)).data
@@ -170,8 +178,8 @@ async def check_inexact_floats(ctx: Ctx) -> None:
     views["export"] = exported.sessions[0].data
     async with ctx.another() as other:
         await other.import_(exported.to_json())
-        views["import, then get"] = (await other.get("f")).data  # type: ignore[union-attr]
-    views["get after all"] = (await store.get("f")).data  # type: ignore[union-attr]
+        views["import, then get"] = await _read(other, "import, then get")
+    views["get after all"] = await _read(store, "get after all")
     for path, data in views.items():
         bad = [k for k in FLOATS if not _same_json(FLOATS[k], data.get(k))]
         expect(
