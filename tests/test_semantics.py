@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessionstore import InvalidSession
-from sessionstore.semantics import encode_data, too_deep
+from sessionstore.semantics import _at_most, encode_data, too_deep
 
 # Strings full of what could fool a text-level depth count: quotes, backslashes, brackets.
 _tricky = st.text(alphabet='"\\[]{}ab ', max_size=8)
@@ -33,6 +33,11 @@ def depth(value: Any) -> int:
 @given(_json, st.integers(0, 8))
 def test_too_deep_agrees_with_the_depth_of_the_data(value: Any, limit: int) -> None:
     assert too_deep(orjson.dumps(value), limit) == (depth(value) > limit)
+
+
+@given(st.lists(st.sampled_from([b"{", b"[", b"]", b"x"])).map(b"".join), st.integers(0, 8))
+def test_at_most_agrees_with_counting_brackets(text: bytes, limit: int) -> None:
+    assert _at_most(text, limit) == (text.count(b"{") + text.count(b"[") <= limit)
 
 
 def nested(levels: int) -> dict[str, Any]:
