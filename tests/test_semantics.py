@@ -1,4 +1,5 @@
-"""The shared semantics beyond the kit: the fast depth check agrees with the data."""
+"""The shared semantics beyond the kit: the fast depth check agrees with the data; owners
+and ttls that once crashed a store are refused."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessionstore import InvalidSession
-from sessionstore.semantics import _at_most, encode_data, too_deep
+from sessionstore.semantics import _at_most, check_owner, encode_data, too_deep, ttl_to_ms
 
 # Strings full of what could fool a text-level depth count: quotes, backslashes, brackets.
 _tricky = st.text(alphabet='"\\[]{}ab ', max_size=8)
@@ -54,3 +55,15 @@ def test_the_depth_limit_is_exact_with_many_containers() -> None:
     assert encode_data(nested(32))  # 32 levels: the limit (VAL-4)
     with pytest.raises(InvalidSession, match="deeper than 32"):
         encode_data(nested(33))
+
+
+@pytest.mark.parametrize("owner", ["\ud800", "me\udfff", "é\udc80"])
+def test_an_owner_with_a_lone_surrogate_is_refused(owner: str) -> None:
+    with pytest.raises(InvalidSession, match="lone surrogate"):
+        check_owner(owner)
+
+
+@pytest.mark.parametrize("ttl", [1e308, -1e308, 10**400, 1.7976931348623157e308])
+def test_a_huge_ttl_is_refused_not_overflowing(ttl: float) -> None:
+    with pytest.raises(InvalidSession, match="ttl must be between"):
+        ttl_to_ms(ttl)

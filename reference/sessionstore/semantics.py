@@ -48,9 +48,10 @@ def ttl_to_ms(ttl: TTL, limits: Limits = DEFAULT_LIMITS) -> int:
     if isinstance(ttl, timedelta):
         micros = ttl // _ONE_US
     elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
-        if not math.isfinite(ttl):
+        if isinstance(ttl, float) and not math.isfinite(ttl):
             raise InvalidSession(f"ttl must be a finite number of seconds, got {ttl!r}")
-        micros = round(ttl * 1_000_000)
+        # Clamped first: 1e308 s would overflow once scaled, and is out of range anyway.
+        micros = round(max(-1e18, min(ttl, 1e18)) * 1_000_000)
     else:
         raise InvalidSession(f"ttl must be seconds or a timedelta, got {type(ttl).__name__}")
     if not limits.min_ttl // _ONE_US <= micros <= limits.max_ttl // _ONE_US:
@@ -87,6 +88,13 @@ def check_owner(owner: object, limits: Limits = DEFAULT_LIMITS) -> str | None:
         raise InvalidSession(
             f"owner must be None or a str of 1-{limits.max_owner_length} characters"
         )
+    if not owner.isascii():  # the common case costs nothing; a lone surrogate cannot be kept
+        try:
+            owner.encode()
+        except UnicodeEncodeError:
+            raise InvalidSession(
+                "owner must be valid Unicode text (it has a lone surrogate)"
+            ) from None
     return owner
 
 

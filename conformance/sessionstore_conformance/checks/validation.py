@@ -49,6 +49,7 @@ BAD_TTLS: list[Any] = [
     timedelta(seconds=-1),
     timedelta(days=3650, seconds=1),
     10**12,
+    1e308,  # seconds that overflow a float once scaled to microseconds
     None,
 ]
 
@@ -245,7 +246,7 @@ async def check_bad_arguments(ctx: Ctx) -> None:
     store = ctx.store
     await store.create({"n": 1}, id="v")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
-    bad_owners: list[Any] = ["", 5, "x" * 257, b"me"]
+    bad_owners: list[Any] = ["", 5, "x" * 257, b"me", "\ud800", "me\udfff"]
     for owner in bad_owners:
         calls[f"create(owner={owner!r})"] = partial(store.create, {}, owner=owner)
         calls[f"get(owner={owner!r})"] = partial(store.get, "v", owner=owner)
