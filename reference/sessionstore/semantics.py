@@ -8,6 +8,7 @@ caller gets a fresh copy (COPY-1).
 
 from __future__ import annotations
 
+import marshal
 import math
 import re
 import secrets
@@ -158,13 +159,26 @@ def _walk(container: dict[str, Any] | list[Any], depth: int, max_depth: int) -> 
 
 
 #: orjson refuses subclasses, dataclasses, datetimes, non-str keys and unsafe integers;
-#: what it still accepts (tuples, NaN as null, enums, UUIDs) fails the round trip below.
+#: what it still accepts fails the round trip below (tuples, NaN as null, UUIDs) or the
+#: exact-type test (enums, which equal their values).
 _STRICT = (
     orjson.OPT_STRICT_INTEGER
     | orjson.OPT_PASSTHROUGH_SUBCLASS
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
+
+
+def _builtin_types_only(data: JSONObject) -> bool:
+    """Whether every value is of an exact built-in type. An ``IntEnum`` member or a
+    ``str`` enum passes orjson and equals its round trip, yet VAL-2 refuses subclasses;
+    marshal walks the data in C and refuses any object whose type is not exactly one it
+    knows (tuples and NaN, which it takes, have failed the round trip already)."""
+    try:
+        marshal.dumps(data)
+    except ValueError:
+        return False
+    return True
 
 
 #: translate() to quotes and brackets only, with "{" and "}" made "[" and "]": in valid
@@ -221,8 +235,8 @@ def encode_checked(data: object, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes
     which a store can hand back to its caller instead of decoding the bytes again.
 
     Fast path: orjson encodes and decodes in C, and the data is valid exactly when the
-    decoded copy equals the input and the text holds no more containers than the depth
-    limit allows. Otherwise the Python walk finds the offending value and names it.
+    decoded copy equals the input, every value is of an exact built-in type, and the text
+    holds no more containers than the depth limit allows. Otherwise the Python walk finds the offending value and names it.
     """
     if type(data) is not dict:
         raise InvalidSession(
@@ -231,7 +245,7 @@ def encode_checked(data: object, limits: Limits = DEFAULT_LIMITS) -> tuple[bytes
     try:
         encoded = orjson.dumps(data, option=_STRICT)
         copy = orjson.loads(encoded)
-        exact = copy == data
+        exact = copy == data and _builtin_types_only(data)
     except TypeError:  # orjson.JSONEncodeError
         encoded, copy, exact = b"", {}, False
     if not exact or too_deep(encoded, limits.max_depth):

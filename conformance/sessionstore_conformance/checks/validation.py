@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from decimal import Decimal
+from enum import Enum, IntEnum
 from functools import partial
 from typing import Any
+from uuid import UUID
 
 from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionConflict
 
@@ -14,6 +18,30 @@ from .helpers import expect_unchanged, returns, snapshot
 from .registry import Ctx, check
 
 BAD_IDS: list[Any] = ["", "a b", "semi;colon", "é", "x" * 129, "a/b", "a.b", 5, None, b"bytes"]
+
+
+class _Level(IntEnum):
+    """Equal to the int 1, and encoded as 1 by JSON libraries: still not an int."""
+
+    LOW = 1
+
+
+class _Colour(str, Enum):
+    RED = "red"
+
+
+class _Text(str):
+    pass
+
+
+class _Count(int):
+    pass
+
+
+class _Ratio(float):
+    pass
+
+
 BAD_DATA: list[Any] = [
     [1],
     "text",
@@ -24,6 +52,17 @@ BAD_DATA: list[Any] = [
     {"a": b"bytes"},
     {"a": object()},
     {"a": {"b": [timedelta(1)]}},
+    # subclasses compare equal to what a JSON round trip gives back, so only a check of
+    # the exact type sees them (VAL-2)
+    {"a": _Level.LOW},
+    {"a": [{"b": _Colour.RED}]},
+    {"a": _Text("t")},
+    {"a": _Count(1)},
+    {"a": _Ratio(0.5)},
+    {"a": OrderedDict(b=1)},
+    {_Text("k"): 1},
+    {"a": UUID(int=1)},
+    {"a": Decimal("1.5")},
 ]
 BAD_NUMBERS: list[Any] = [
     {"a": float("nan")},
