@@ -488,10 +488,9 @@ class RedisStore(ClosesOnExit):
         for attempt in range(UPDATE_ATTEMPTS):
             self._check_open()
             raw = await self._guarded(_command(self._client, "GET", key))
-            current = self._live(id, raw, self._now())
-            if current is None or not current.visible_to(owner):
+            current, generation = (None, b"") if raw is None else parse_session(id, raw)
+            if current is None or not current.is_live(self._now()) or not current.visible_to(owner):
                 raise SessionNotFound(f"no live session with id {id!r}")
-            generation = parse_session(id, raw)[1]
             encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
             now = self._now()  # the write is the linearization point: its own now
             expires = None if ttl_ms is None else now + ttl_ms
