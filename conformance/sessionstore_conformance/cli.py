@@ -1,8 +1,9 @@
 """``sessionstore-conformance``: run the kit against a store and print the clause report.
 
 Exit status: 0 no claimed MUST clause fails; 1 a MUST clause fails (with ``--strict``,
-a SHOULD/MAY clause too; with ``--require-verified``, a MUST clause left unknown too);
-2 bad usage, including a selection of no check.
+a SHOULD/MAY clause too; with ``--require-verified``, a MUST clause left unknown too; a
+clause listed as a known failure that passes, always); 2 bad usage, including a
+selection of no check and an unreadable known-failures file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import click
 from rich.markup import escape
 
 from .errors import EmptySelection, UsageError
+from .junit import write_junit
+from .known import load_known_failures
 from .linearizability import save_histories_to
 from .profiles import CHECK_TIMEOUT, PROFILES
 from .report import console as make_console
@@ -62,6 +65,21 @@ def main() -> None:
     help="Also write the report as Markdown to this file.",
 )
 @click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the report as JUnit XML to this file: one test case per clause.",
+)
+@click.option(
+    "--known-failures",
+    "known_path",
+    type=click.Path(dir_okay=False),
+    envvar="SESSIONSTORE_KNOWN_FAILURES",
+    help="A TOML file of clauses the store is known to fail, with reasons ([known-failures] "
+    "or pyproject.toml's [tool.sessionstore-conformance.known-failures]): reported as "
+    "known failures; one that passes fails the run.",
+)
+@click.option(
     "--save-histories",
     "histories_dir",
     type=click.Path(file_okay=False),
@@ -103,6 +121,8 @@ def run_command(
     only: str | None,
     json_path: str | None,
     markdown_path: str | None,
+    junit_path: str | None,
+    known_path: str | None,
     histories_dir: str | None,
     seed: int | None,
     check_timeout: float | None,
@@ -135,8 +155,11 @@ def run_command(
         ids = getattr(check, "clauses", ())
         return only is None or only in name or any(only in c for c in ids)
 
-    options = Options(profile, seed, check_timeout, tolerance_ms, strict, require_verified)
     try:
+        known = load_known_failures(known_path) if known_path else {}
+        options = Options(
+            profile, seed, check_timeout, tolerance_ms, strict, require_verified, known
+        )
         report = run(target, select=chosen, progress=progress, options=options)
     except EmptySelection:
         console.print(f"[bold red]error:[/] -k {only!r} matches no check name or clause id")
@@ -150,6 +173,8 @@ def run_command(
     if markdown_path:
         with open(markdown_path, "w", encoding="utf-8") as out:
             out.write(to_markdown(report))
+    if junit_path:
+        write_junit(report, junit_path)
     sys.exit(1 if report.failed else 0)
 
 

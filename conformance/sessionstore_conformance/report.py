@@ -25,8 +25,10 @@ STYLE = {
     "non-strict": "yellow",
     "not claimed": "dim",
     "unknown": "magenta",
+    "known failure": "cyan",
+    "unexpected pass": "bold red",
 }
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2  # 2: known failures (outcomes, reasons)
 #: The width of output that goes to a file or a pipe: wide enough never to fold a line.
 UNFOLDED = 10_000
 #: The clause table's widest: beyond it, a long reason folds inside its cell rather than
@@ -61,6 +63,8 @@ class Failure:
     counterexample: str
     #: only SHOULD/MAY clauses: reported, not failing (unless strict)
     non_strict: bool
+    #: every clause it touches is a known failure (see :mod:`.known`)
+    known: bool = False
 
 
 def failures(report: Report) -> list[Failure]:
@@ -77,6 +81,9 @@ def failures(report: Report) -> list[Failure]:
         failure.checks.append(result.check.name)
         failure.clauses += [c for c in result.blamed if c not in failure.clauses]
         failure.non_strict = failure.non_strict and result.non_strict
+    known = report.options.known_failures
+    for failure in found.values():
+        failure.known = all(c in known for c in failure.clauses)
     return list(found.values())
 
 
@@ -97,6 +104,13 @@ def _reason(result: ClauseResult, see: dict[str, str]) -> str:
     checks that decided it."""
     if result.outcome in ("fail", "non-strict"):
         return see.get(result.clause.id, ", ".join(result.checks))
+    if result.outcome == "known failure":
+        return f"known: {result.known_reason} ({see.get(result.clause.id, 'failed')})"
+    if result.outcome == "unexpected pass":
+        return (
+            f"marked a known failure ({result.known_reason}) but passes "
+            f"({', '.join(result.checks)}): remove it from the known failures"
+        )
     if result.messages:
         return "; ".join(result.messages)
     if result.outcome != "unknown" or result.checks:
@@ -130,6 +144,12 @@ def summary_line(report: Report) -> str:
 def verdict_line(report: Report) -> str:
     """The last line: the verdict, and what it leaves unverified."""
     verdict = "FAIL" if report.failed else "PASS"
+    fixed = [c.clause.id for c in report.clauses if c.outcome == "unexpected pass"]
+    if fixed:
+        verdict += (
+            f" — known failure{'s' if len(fixed) > 1 else ''} now passing: {', '.join(fixed)} "
+            "(remove from the known failures)"
+        )
     unverified = report.unverified_must
     if unverified:
         how = "and" if report.failed else "but"
@@ -170,7 +190,11 @@ def render_terminal(report: Report, out: Console) -> None:
         )
     out.print(table, width=min(out.width, TABLE_WIDTH))
     for failure in numbered:
-        kind = "[yellow]non-strict[/]" if failure.non_strict else "[bold red]FAIL[/]"
+        kind = "[bold red]FAIL[/]"
+        if failure.known:
+            kind = "[cyan]known failure[/]"
+        elif failure.non_strict:
+            kind = "[yellow]non-strict[/]"
         out.print(
             f"\n{kind} [bold]failure {failure.number}[/] — check {', '.join(failure.checks)}; "
             f"clauses {', '.join(failure.clauses)}\n{escape(failure.message)}"
@@ -194,6 +218,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "tolerance_ms": report.tolerance_ms,
         "strict": report.options.strict,
         "require_verified": report.options.require_verified,
+        "known_failures": dict(report.options.known_failures),
         "seconds": round(report.seconds, 3),
         "passed": not report.failed,
         "unverified_must": report.unverified_must,
@@ -207,6 +232,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 "messages": c.messages,
                 "skipped": c.skipped,
                 "failures": [f.number for f in numbered if c.clause.id in f.clauses],
+                "known_reason": c.known_reason or None,
             }
             for c in report.clauses
         ],
@@ -216,6 +242,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 "checks": f.checks,
                 "clauses": f.clauses,
                 "non_strict": f.non_strict,
+                "known": f.known,
                 "message": f.message,
                 "counterexample": f.counterexample,
                 "replay": replay_command(report, f.checks),
@@ -237,6 +264,12 @@ def to_json(report: Report) -> dict[str, Any]:
     }
 
 
+def _kind_suffix(failure: Failure) -> str:
+    if failure.known:
+        return " (known failure)"
+    return " (non-strict)" if failure.non_strict else ""
+
+
 def to_markdown(report: Report) -> str:
     numbered = failures(report)
     see = _see(report, numbered)
@@ -255,7 +288,7 @@ def to_markdown(report: Report) -> str:
     for f in numbered:
         lines += [
             "",
-            f"## Failure {f.number}{' (non-strict)' if f.non_strict else ''}",
+            f"## Failure {f.number}{_kind_suffix(f)}",
             "",
             f"Check {', '.join(f.checks)}; clauses {', '.join(f.clauses)}.",
             "",

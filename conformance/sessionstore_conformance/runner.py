@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,15 @@ from .errors import ClauseViolation, EmptySelection, NotVerified, UsageError, wi
 from .spec import Clause, clauses
 from .target import StoreFactory, opened, resolve
 
-OUTCOMES = ("pass", "fail", "non-strict", "not claimed", "unknown")
+OUTCOMES = (
+    "pass",
+    "fail",
+    "non-strict",
+    "not claimed",
+    "unknown",
+    "known failure",
+    "unexpected pass",
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,8 @@ class Options:
     strict: bool = False
     #: a MUST clause left unknown fails the run too (for CI)
     require_verified: bool = False
+    #: clause id -> reason: reported as "known failure"; one that passes fails the run
+    known_failures: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def time_limit(self) -> float:
@@ -98,6 +108,8 @@ class ClauseResult:
     messages: list[str] = field(default_factory=list)
     #: checks of this clause that could not run, with the reason
     skipped: list[str] = field(default_factory=list)
+    #: why the implementer marked the clause a known failure ("": not marked)
+    known_reason: str = ""
 
 
 @dataclass
@@ -116,7 +128,7 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        judged = {"fail"}
+        judged = {"fail", "unexpected pass"}
         if self.options.strict:
             judged.add("non-strict")
         return any(c.outcome in judged for c in self.clauses) or (
@@ -310,8 +322,13 @@ def _hypothesis_notes(exc: BaseException) -> str:
     return "\n".join(getattr(exc, "__notes__", []))
 
 
-def decide(results: list[CheckResult], caps: Capabilities) -> list[ClauseResult]:
-    """pass / fail (MUST) / non-strict (SHOULD, MAY) / not claimed / unknown, per clause."""
+def decide(
+    results: list[CheckResult], caps: Capabilities, known: Mapping[str, str] | None = None
+) -> list[ClauseResult]:
+    """pass / fail (MUST) / non-strict (SHOULD, MAY) / not claimed / unknown, per clause;
+    a clause in ``known`` (the known failures) that fails is a "known failure", and one
+    that passes an "unexpected pass"."""
+    known = known or {}
     decided = []
     for clause in clauses().values():
         verdict = ClauseResult(clause, "unknown")
@@ -333,6 +350,12 @@ def decide(results: list[CheckResult], caps: Capabilities) -> list[ClauseResult]
             verdict.messages = [f"{r.check.name}: {r.message}" for r in unsure]
         elif any(r.status == "passed" for r in ran):
             verdict.outcome = "pass"
+        if clause.id in known:
+            verdict.known_reason = known[clause.id]
+            if verdict.outcome in ("fail", "non-strict"):
+                verdict.outcome = "known failure"
+            elif verdict.outcome == "pass":
+                verdict.outcome = "unexpected pass"
         decided.append(verdict)
     return decided
 
@@ -353,7 +376,7 @@ def make_report(
         profile=options.profile,
         seconds=seconds,
         checks=results,
-        clauses=decide(results, session.capabilities),
+        clauses=decide(results, session.capabilities, options.known_failures),
         options=options,
         seed=session.harness.seed,
         tolerance_ms=None
