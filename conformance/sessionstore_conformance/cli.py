@@ -159,10 +159,12 @@ def run_command(
     try:
         report = run(target, select=chosen, progress=progress, options=options)
     except EmptySelection:
-        console.print(f"[bold red]error:[/] -k {only!r} matches no check name or clause id")
+        console.print(
+            f"[bold red]error:[/] -k {escape(repr(only))} matches no check name or clause id"
+        )
         sys.exit(2)
     except UsageError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")  # e.g. 'sessionstore[redis]'
         sys.exit(2)
     render_terminal(report, console)
     if json_path:
