@@ -60,6 +60,9 @@ def test_broken_store_fails_with_counterexample(tmp_path: Path) -> None:
         (["run", "no_such_module_xyz:factory"], "cannot import"),
         (["run", "bogus://"], "unknown session store type"),
         (["run", "memory://", "--profile", "warp"], "Invalid value"),
+        # brackets are the message's, not markup: 'pip install sessionstore[redis]' keeps them
+        (["run", "memory://?opt[x]=1"], "opt[x]"),
+        (["run", "memory://", "-k", "[zz]"], "'[zz]' matches no check"),
     ],
 )
 def test_bad_usage_exits_2(args: list[str], message: str) -> None:

@@ -92,3 +92,84 @@ async def test_workflow_state_survives_a_server_restart(
             gone = await session.call_tool("status", {"session_id": sid})
             assert gone.is_error
             assert "no workflow" in gone.content[0].text
+
+
+async def _server_log_of(tmp_path: Path, name: str, work: Any) -> str:
+    """Run ``work(session)`` against a server on the memory store; the server's stderr."""
+    env = {"SESSION_STORE_URL": "memory://", "COLUMNS": "200"}
+    log_path = tmp_path / f"{name}.log"
+    with anyio.fail_after(RUN_TIMEOUT), log_path.open("w") as errlog:
+        async with connect(env, tmp_path, errlog) as session:
+            await work(session)
+    return log_path.read_text()
+
+
+async def _refused(session: Any, tool: str, **arguments: Any) -> str:
+    """What the tool error that the call must give says, after the SDK's prefix. A crash
+    (an exception other than ToolError) would say nothing: only the prefix."""
+    result = await session.call_tool(tool, arguments)
+    assert result.is_error, result.structured_content
+    (content,) = result.content
+    prefix = f"Error executing tool {tool}: "
+    assert content.text.startswith(prefix), content.text
+    return str(content.text.removeprefix(prefix))
+
+
+async def test_bad_input_is_a_clear_tool_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mcp_stdio, "PROCESS_TERMINATION_TIMEOUT", 20.0)
+    long_id = "a" * 300
+
+    async def work(session: Any) -> None:
+        # an id no store can hold (VAL-1: at most 128 characters of A-Z a-z 0-9 _ -)
+        for tool, arguments in [
+            ("advance", {"session_id": long_id, "note": "x"}),
+            ("status", {"session_id": long_id}),
+            ("end_workflow", {"session_id": long_id}),
+            ("status", {"session_id": "no spaces allowed"}),
+        ]:
+            text = await _refused(session, tool, **arguments)
+            assert text.startswith("invalid input: session id must be 1-128 characters"), text
+            assert long_id not in text
+        # a well-formed id that names no workflow
+        assert "no workflow" in await _refused(session, "status", session_id="unknown")
+        assert "no workflow" in await _refused(session, "advance", session_id="unknown", note="x")
+        # more than the store keeps in one session (VAL-5: 1 MiB of data)
+        started = await call(session, "start_workflow", name="big")
+        text = await _refused(
+            session, "advance", session_id=started["session_id"], note="x" * 2**20
+        )
+        assert text.startswith("too large: session data is") and len(text) < 300, text
+        assert (await _refused(session, "start_workflow", name="x" * 2**20)).startswith("too large")
+        # and the server still answers
+        assert (await call(session, "status", session_id=started["session_id"]))["steps"] == []
+
+    log = await _server_log_of(tmp_path, "bad-input", work)
+    assert "Traceback" not in log and "unexpected exception" not in log, log
+
+
+async def test_times_are_in_the_spec_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REC-5: RFC 3339, UTC, exactly three fractional digits and a literal Z."""
+    from datetime import datetime, timedelta, timezone
+
+    from sessionstore.export import TIMESTAMP_PATTERN
+
+    monkeypatch.setattr(mcp_stdio, "PROCESS_TERMINATION_TIMEOUT", 20.0)
+    seen: list[str] = []
+
+    async def work(session: Any) -> None:
+        started = await call(session, "start_workflow", name="clock")
+        advanced = await call(session, "advance", session_id=started["session_id"], note="n")
+        seen.extend([started["expires_at"], advanced["expires_at"]])
+
+    before = datetime.now(timezone.utc)
+    await _server_log_of(tmp_path, "times", work)
+    after = datetime.now(timezone.utc)
+    for text in seen:
+        assert TIMESTAMP_PATTERN.fullmatch(text), text
+        expires = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        hour = timedelta(hours=1)
+        assert before + hour - timedelta(milliseconds=1) <= expires <= after + hour

@@ -3,24 +3,24 @@
 Exit status: 0 no claimed MUST clause fails; 1 a MUST clause fails (with ``--strict``,
 a SHOULD/MAY clause too; with ``--require-verified``, a MUST clause left unknown too; a
 clause listed as a known failure that passes, always); 2 bad usage, including a
-selection of no check and an unreadable known-failures file.
+selection of no check, an unreadable known-failures file, and a kit that cannot run
+because the ``conformance`` extra is not installed (one line that names it).
+
+The options and ``--help`` need nothing of the kit; each command imports it when run.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
-from .errors import EmptySelection, UsageError
-from .junit import write_junit
-from .known import load_known_failures
-from .linearizability import save_histories_to
-from .profiles import CHECK_TIMEOUT, PROFILES
-from .report import console as make_console
-from .report import render_terminal, to_markdown, write_json
-from .runner import CheckResult, Options, run
+from .extra import MissingExtra, load_kit
+from .time_limits import CHECK_TIMEOUT, PROFILE_NAMES
+
+if TYPE_CHECKING:
+    from .runner import CheckResult
 
 MARK = {
     "passed": "[green]ok[/]",
@@ -28,6 +28,15 @@ MARK = {
     "skipped": "[dim]skipped[/]",
     "unknown": "[yellow]not verified[/]",
 }
+
+
+def _require_kit() -> None:
+    """Exit 2 with one line when the kit cannot run: the ``conformance`` extra is missing."""
+    try:
+        load_kit()
+    except MissingExtra as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +49,7 @@ def main() -> None:
 @click.argument("target")
 @click.option(
     "--profile",
-    type=click.Choice(sorted(PROFILES)),
+    type=click.Choice(PROFILE_NAMES),
     default="dev",
     show_default=True,
     help="Hypothesis effort: ci (derandomized), dev, thorough.",
@@ -134,6 +143,17 @@ def run_command(
     """Check the store TARGET: a store URL (memory://) or package.module:factory, a
     callable taking the keyword `clock` and returning a store, an awaitable of one,
     or an async context manager yielding one. Each call must give a fresh, empty store."""
+    _require_kit()
+    from rich.markup import escape
+
+    from .errors import EmptySelection, UsageError
+    from .junit import write_junit
+    from .known import load_known_failures
+    from .linearizability import save_histories_to
+    from .report import console as make_console
+    from .report import render_terminal, to_markdown, write_json
+    from .runner import Options, run
+
     console = make_console()
     if histories_dir:
         save_histories_to(histories_dir)
@@ -162,10 +182,12 @@ def run_command(
         )
         report = run(target, select=chosen, progress=progress, options=options)
     except EmptySelection:
-        console.print(f"[bold red]error:[/] -k {only!r} matches no check name or clause id")
+        console.print(
+            f"[bold red]error:[/] -k {escape(repr(only))} matches no check name or clause id"
+        )
         sys.exit(2)
     except UsageError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")  # e.g. 'sessionstore[redis]'
         sys.exit(2)
     render_terminal(report, console)
     if json_path:
@@ -181,6 +203,7 @@ def run_command(
 @main.command(name="clauses")
 def clauses_command() -> None:
     """List the spec's clauses and the checks that verify each."""
+    _require_kit()
     from .checks import REGISTRY
     from .spec import clauses
 

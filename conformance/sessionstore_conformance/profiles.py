@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, seed, settings
 
+from .time_limits import CHECK_TIMEOUT as CHECK_TIMEOUT  # re-exported: the runner reads it here
+
 T = TypeVar("T", bound=Callable[..., Any])
 
 
@@ -29,6 +31,8 @@ PROFILES = {
     "thorough": _profile(1000, 100),
 }
 
+assert PROFILES.keys() == CHECK_TIMEOUT.keys(), "each profile needs its time limit"
+
 for _name, _settings in PROFILES.items():
     settings.register_profile(f"sessionstore-{_name}", _settings)
 
@@ -42,11 +46,6 @@ def crash_trials(profile: settings) -> int:
         if profile is known:
             return CRASH_TRIALS[name]
     return max(10, min(100, profile.max_examples // 10))
-
-
-#: Seconds each check may take, per profile (``--check-timeout`` overrides): a store that
-#: stops answering fails that check's clauses with "no answer in N s", and the run goes on.
-CHECK_TIMEOUT = {"ci": 120.0, "dev": 300.0, "thorough": 1800.0}
 
 
 def seeded(test: T, run_seed: int | None) -> T:

@@ -18,8 +18,8 @@ what version 1 called ``FastMCP``).
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +27,17 @@ from mcp.server.mcpserver import Context, MCPServer, authenticated_principal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-from sessionstore import Session, SessionNotFound, SessionService, SessionStore, open_store
+from sessionstore import (
+    InvalidSession,
+    Session,
+    SessionNotFound,
+    SessionService,
+    SessionStore,
+    SessionTooLarge,
+    StoreUnavailable,
+    open_store,
+)
+from sessionstore.export import format_timestamp
 
 #: An idle workflow expires after this long; every use pushes the expiry out again.
 SESSION_TTL = timedelta(hours=1)
@@ -70,7 +80,8 @@ class WorkflowState(BaseModel):
     steps: list[Step]
     #: The session's version: 1 at start, +1 per step.
     version: int
-    #: When the workflow expires unless used again (ISO 8601, UTC).
+    #: When the workflow expires unless used again: the spec's timestamp format (REC-5),
+    #: RFC 3339 in UTC with milliseconds, e.g. 2026-01-31T12:00:00.000Z.
     expires_at: str | None
 
 
@@ -96,16 +107,34 @@ def _state(session: Session) -> WorkflowState:
         name=data["name"],
         steps=[Step(**step) for step in data["steps"]],
         version=session.version,
-        expires_at=None if session.expires_at is None else session.expires_at.isoformat(),
+        expires_at=None if session.expires_at is None else format_timestamp(session.expires_at),
     )
+
+
+@contextmanager
+def answering(session_id: str | None = None) -> Iterator[None]:
+    """The store's refusals as tool errors: the client gets one clear line (``is_error``)
+    and the server logs one line, where any other exception is logged with its traceback
+    and reaches the client as "Error executing tool"."""
+    try:
+        yield
+    except SessionNotFound:
+        raise ToolError(f"no workflow {session_id!r} (it may have expired)") from None
+    except SessionTooLarge as exc:  # a subclass of InvalidSession: caught first
+        raise ToolError(f"too large: {exc}") from None
+    except InvalidSession as exc:  # e.g. an id that is not 1-128 of A-Z a-z 0-9 _ -
+        raise ToolError(f"invalid input: {exc}") from None
+    except StoreUnavailable as exc:
+        raise ToolError(f"the workflow store is unavailable, try again later: {exc}") from None
 
 
 @mcp.tool()
 async def start_workflow(name: str, ctx: Ctx) -> WorkflowState:
     """Start a new workflow; keep its session_id for the other tools."""
-    session = await _store(ctx).create(
-        {"name": name, "steps": []}, ttl=SESSION_TTL, owner=_owner(ctx)
-    )
+    with answering():
+        session = await _store(ctx).create(
+            {"name": name, "steps": []}, ttl=SESSION_TTL, owner=_owner(ctx)
+        )
     return _state(session)
 
 
@@ -119,29 +148,26 @@ async def advance(session_id: str, note: str, ctx: Ctx) -> WorkflowState:
         data["steps"].append({"number": len(data["steps"]) + 1, "note": note})
         return data
 
-    try:
+    with answering(session_id):
         # ttl= also refreshes the expiry, as touch would.
         session = await _store(ctx).update(session_id, add_step, ttl=SESSION_TTL, owner=_owner(ctx))
-    except SessionNotFound:
-        raise ToolError(f"no workflow {session_id!r} (it may have expired)") from None
     return _state(session)
 
 
 @mcp.tool()
 async def status(session_id: str, ctx: Ctx) -> WorkflowState:
     """The workflow's steps so far; using it keeps the workflow alive."""
-    try:
+    with answering(session_id):
         # touch: read and refresh the expiry in one call; data and version are unchanged.
         session = await _store(ctx).touch(session_id, SESSION_TTL, owner=_owner(ctx))
-    except SessionNotFound:
-        raise ToolError(f"no workflow {session_id!r} (it may have expired)") from None
     return _state(session)
 
 
 @mcp.tool()
 async def end_workflow(session_id: str, ctx: Ctx) -> bool:
     """Delete a workflow; False if there was none."""
-    return await _store(ctx).delete(session_id, owner=_owner(ctx))
+    with answering(session_id):
+        return await _store(ctx).delete(session_id, owner=_owner(ctx))
 
 
 if __name__ == "__main__":

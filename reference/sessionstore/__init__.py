@@ -2,11 +2,16 @@
 
 The normative contract is spec/SPEC.md (shipped as ``sessionstore/_spec``); names here
 cite its clause ids.
+
+``import sessionstore`` stays cheap (tests/test_import_cost.py): the names whose modules
+import pydantic, pydantic-settings or asyncio are imported on first use (``__getattr__``).
 """
 
 from __future__ import annotations
 
-from .config import StoreConfig
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .contract import SessionStore, Updater
 from .errors import (
     CorruptSession,
@@ -20,9 +25,7 @@ from .errors import (
     StoreUnavailable,
     VersionConflict,
 )
-from .export import ExportDocument, SessionRecord
 from .factory import available_backends, open_store
-from .service import BackupError, SessionService
 from .values import (
     DEFAULT_LIMITS,
     TTL,
@@ -35,6 +38,20 @@ from .values import (
     Page,
     Session,
 )
+
+if TYPE_CHECKING:
+    from .config import StoreConfig
+    from .export import ExportDocument, SessionRecord
+    from .service import BackupError, SessionService
+
+#: Names imported on first use, and their modules.
+_LAZY = {
+    "StoreConfig": ".config",  # pydantic-settings: 200 ms
+    "ExportDocument": ".export",  # pydantic: 60 ms
+    "SessionRecord": ".export",
+    "SessionService": ".service",  # asyncio: 50 ms
+    "BackupError": ".service",
+}
 
 __version__ = "0.1.0"
 
@@ -70,3 +87,12 @@ __all__ = [
     "available_backends",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # found by the module's own lookup from now on
+    return value

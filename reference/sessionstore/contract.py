@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .export import ExportDocument
 from .values import TTL, Capabilities, ImportReport, JSONObject, Limits, OnConflict, Page, Session
+
+if TYPE_CHECKING:  # pydantic, behind it, is imported when a store is used
+    from .export import ExportDocument
 
 #: ``update``'s callback: receives a copy of the data, returns the new data (UPDATE-1).
 Updater = Callable[[JSONObject], JSONObject]

@@ -9,16 +9,18 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .config import StoreConfig
 from .contract import SessionStore
 from .errors import InvalidSession
 from .values import Clock
 
+if TYPE_CHECKING:  # imported when a store is opened: pydantic-settings costs 200 ms
+    from .config import StoreConfig
+
 #: An opener takes the parsed config and the clock and returns an open store.
-Opener = Callable[[StoreConfig, "Clock | None"], "SessionStore | Awaitable[SessionStore]"]
+Opener = Callable[["StoreConfig", "Clock | None"], "SessionStore | Awaitable[SessionStore]"]
 
 
 def url_options(config: StoreConfig, allowed: set[str]) -> dict[str, str]:
@@ -116,6 +118,8 @@ BUILTIN_BACKENDS: dict[str, Opener] = {
 
 
 def available_backends() -> dict[str, Opener]:
+    from importlib.metadata import entry_points  # 50 ms to import: only when looked up
+
     found = dict(BUILTIN_BACKENDS)
     for ep in entry_points(group="sessionstore.backends"):
         found.setdefault(ep.name, ep.load())
@@ -145,6 +149,8 @@ async def open_store(
     the ``SESSION_STORE_*`` environment (default: the memory store). ``clock`` injects
     the store's clock (stores that declare ``injectable_clock``).
     """
+    from .config import StoreConfig
+
     if target is None:
         config = StoreConfig()
     elif isinstance(target, StoreConfig):
