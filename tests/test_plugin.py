@@ -54,6 +54,46 @@ def test_plugin_reports_the_violated_clause(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*violates*TOUCH-2*", "*TOUCH-2*MUST*fail*", "*FAIL*clauses*"])
 
 
+IGNORES_VERSIONS = """
+from sessionstore.backends.memory import MemoryStore
+
+class IgnoresVersions(MemoryStore):
+    async def replace(self, id, data, *, expected_version=None, ttl=None, owner=None):
+        return await super().replace(id, data, ttl=ttl, owner=owner)  # breaks REPLACE-2
+
+def factory(*, clock):
+    return IgnoresVersions(clock=clock)
+"""
+
+
+def test_plugin_known_failures_xfail_and_a_fixed_one_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ignores=IGNORES_VERSIONS)
+    args = ["--sessionstore=ignores:factory", "--sessionstore-profile=ci", "-p", "no:cacheprovider"]
+    args += ["-k", "replace_expected_version or bad_ids"]
+    plain = pytester.runpytest_subprocess(*args)
+    assert plain.ret == pytest.ExitCode.TESTS_FAILED
+    blamed = set()
+    for line in plain.outlines:
+        if "violates " in line:
+            blamed |= set(line.split("violates ", 1)[1].split(":", 1)[0].split(", "))
+    assert "REPLACE-2" in blamed
+
+    known = pytester.makefile(
+        ".toml",
+        known="[known-failures]\n" + "".join(f'"{c}" = "ignores versions"\n' for c in blamed),
+    )
+    marked = pytester.runpytest_subprocess(*args, f"--sessionstore-known-failures={known}")
+    assert marked.ret == pytest.ExitCode.OK
+    assert marked.parseoutcomes().get("xfailed", 0) >= 1
+    marked.stdout.fnmatch_lines(["*REPLACE-2*MUST*known failure*"])
+
+    stale = "[known-failures]\n" + "".join(f'"{c}" = "ignores versions"\n' for c in blamed)
+    known = pytester.makefile(".toml", known=stale + '"VAL-1" = "was broken once"\n')
+    fixed = pytester.runpytest_subprocess(*args, f"--sessionstore-known-failures={known}")
+    assert fixed.ret == pytest.ExitCode.TESTS_FAILED
+    fixed.stdout.fnmatch_lines(["*VAL-1*MUST*unexpected pass*", "*now passing: VAL-1*"])
+
+
 def test_without_the_option_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_one():\n    assert 1 + 1 == 2\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")

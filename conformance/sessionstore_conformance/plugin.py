@@ -64,7 +64,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="A MUST clause left unknown (not verified) fails the run: for CI.",
     )
+    group.addoption(
+        "--sessionstore-known-failures",
+        metavar="FILE",
+        help="TOML file of clauses known to fail, with reasons: their items xfail, and the "
+        "run fails if one passes (also the ini option sessionstore_known_failures).",
+    )
     parser.addini("sessionstore", "conformance kit TARGET (as --sessionstore)", default=None)
+    parser.addini(
+        "sessionstore_known_failures",
+        "known-failures file (as --sessionstore-known-failures)",
+        default=None,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

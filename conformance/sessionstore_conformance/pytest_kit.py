@@ -3,7 +3,8 @@
 
 The plugin and the CLI reach the same verdict on every store: an item fails only for a
 failure the CLI counts (one that blames a MUST clause; with ``--sessionstore-strict``
-any). A check that finds only SHOULD/MAY clauses unmet is an xfail; one that cannot
+any). A check that finds only SHOULD/MAY clauses unmet, or only clauses listed as known
+failures (``--sessionstore-known-failures``), is an xfail; one that cannot
 decide is a skip (a failure with ``--sessionstore-require-verified``). At the end, the
 session's exit status is the report's verdict, so MUST clauses that no item decided
 fail the run under ``--sessionstore-require-verified`` as they fail the CLI's.
@@ -21,6 +22,7 @@ import pytest
 from .checks import REGISTRY, Check
 from .driver import Driver
 from .errors import UsageError
+from .known import load_known_failures
 from .report import console, failures, render_terminal
 from .runner import CheckResult, Options, Report, Session, make_report
 
@@ -58,6 +60,13 @@ def start(config: pytest.Config, target: str) -> None:
     profile = config.getoption("--sessionstore-profile") or (
         "ci" if os.environ.get("CI") else "dev"
     )
+    known_path = config.getoption("--sessionstore-known-failures") or config.getini(
+        "sessionstore_known_failures"
+    )
+    try:
+        known = load_known_failures(str(known_path)) if known_path else {}
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
     options = Options(
         profile=profile,
         seed=config.getoption("--sessionstore-seed"),
@@ -65,6 +74,7 @@ def start(config: pytest.Config, target: str) -> None:
         tolerance_ms=config.getoption("--sessionstore-tolerance-ms"),
         strict=config.getoption("--sessionstore-strict"),
         require_verified=config.getoption("--sessionstore-require-verified"),
+        known_failures=known,
     )
     config.stash[_STATE] = _KitState(target, options)
     config.pluginmanager.register(sys.modules[__name__], "sessionstore-kit")
@@ -103,6 +113,10 @@ class ConformanceItem(pytest.Item):
             if state.options.require_verified:
                 raise ConformanceFailure(result, 0)
             pytest.skip(f"not verified: {result.message}")
+        known = state.options.known_failures
+        if result.status == "failed" and all(c in known for c in result.blamed):
+            reasons = "; ".join(f"{c}: {known[c]}" for c in result.blamed)
+            pytest.xfail(f"known failure ({reasons}): {result.message}")
         if result.non_strict and not state.options.strict:
             pytest.xfail(f"SHOULD/MAY not met ({', '.join(result.blamed)}): {result.message}")
         if result.status == "failed":
