@@ -9,6 +9,7 @@ from __future__ import annotations
 from .config import StoreConfig
 from .contract import SessionStore, Updater
 from .errors import (
+    ConfigurationError,
     CorruptSession,
     ImportRejected,
     InvalidSession,
@@ -44,6 +45,7 @@ __all__ = [
     "BackupError",
     "Capabilities",
     "Clock",
+    "ConfigurationError",
     "CorruptSession",
     "ExportDocument",
     "ImportRejected",
