@@ -107,11 +107,22 @@ def test_errors_are_never_wrapped_when_piped(tmp_path: Path) -> None:
 # --- exit status 1: a failed operation, one line ------------------------------------------
 
 
-def test_export_under_a_regular_file_fails_in_one_line(db: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("PLAIN/x.json", "Not a directory"),  # a folder that is a regular file
+        # A folder no one may create files in, even root (who ignores a folder's mode).
+        ("/sys/sessionstore-export.json", "Permission denied"),
+    ],
+)
+def test_an_export_that_cannot_be_written_fails_in_one_line(
+    db: str, tmp_path: Path, where: str, reason: str
+) -> None:
     (tmp_path / "plain").write_text("")
-    done = sessionstore("export", "--store", db, "-o", str(tmp_path / "plain" / "x.json"))
+    output = where.replace("PLAIN", str(tmp_path / "plain"))
+    done = sessionstore("export", "--store", db, "-o", output)
     assert done.returncode == 1
-    assert "Not a directory" in one_line(done.stderr)
+    assert one_line(done.stderr) == f"error: cannot write {output}: {reason}\n"
 
 
 def test_export_to_a_full_disk_on_stdout_fails_in_one_line(db: str) -> None:

@@ -170,7 +170,7 @@ async def test_bad_url_options_are_refused(tmp_path: Path, query: str, needle: s
     assert not path.exists()  # refused before anything was created
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///"])
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/x.db"])
 async def test_sqlite_url_without_a_path_is_refused(url: str) -> None:
     with pytest.raises(ConfigurationError, match="needs a file"):
         async with open_store(url):

@@ -138,10 +138,12 @@ def sqlite_path(config: StoreConfig) -> str:
     sqlite:///relative/file.db, sqlite:////absolute/file.db), else ``path``, else
     DEFAULT_SQLITE_PATH when ``path`` is unset (never when it is set but empty)."""
     if config.url:
-        path = unquote(split_url(config.url).path)[1:]
-        if not path:
+        parts = split_url(config.url)
+        path = unquote(parts.path)[1:]
+        if not path or parts.netloc:  # sqlite://host/x.db would ignore the host
             raise ConfigurationError(
-                "an SQLite store needs a file: sqlite:///relative.db or sqlite:////absolute/path.db"
+                f"an SQLite store needs a file, and no host: sqlite:///relative.db or "
+                f"sqlite:////absolute/path.db, not {_shown(config.url)}"
             )
     elif config.path is None:
         path = DEFAULT_SQLITE_PATH
