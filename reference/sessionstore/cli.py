@@ -104,7 +104,7 @@ def _failure(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, ConfigurationError):
         return 2, str(exc)
     if isinstance(exc, ImportRejected):
-        return 1, f"import rejected, {len(exc.problems)} problem(s):"
+        return 1, f"import rejected, {len(exc.problems)} problem(s)"
     if isinstance(exc, SessionStoreError):
         return 1, str(exc)
     if isinstance(exc, OSError):
@@ -230,7 +230,8 @@ def export(url: str | None, output: str, quiet: bool) -> None:
 
     async def work() -> int:
         async with _store(url, reads_only=True) as store:
-            shown = shows_progress(quiet)
+            # Not over the document itself, when it goes to the same terminal.
+            shown = shows_progress(quiet) and not (output == "-" and sys.stdout.isatty())
             meter = Meter("export", "sessions", await store.count() if shown else None, shown)
             with meter.showing():
                 pieces = meter.sessions(export_pieces(store))  # streamed (EXPORT-2)

@@ -39,11 +39,13 @@ def report_error(message: str, status: int, exc: BaseException | None, as_json: 
     if as_json:
         click.echo(orjson.dumps(error_payload(message, status, exc)).decode())
         return
-    click.echo(click.style("error:", fg="red", bold=True) + " " + message, err=True)
-    if isinstance(exc, ImportRejected):
-        for problem in exc.problems[:PROBLEMS_SHOWN]:
+    problems = exc.problems if isinstance(exc, ImportRejected) else []
+    head = click.style("error:", fg="red", bold=True) + " " + message + (":" if problems else "")
+    click.echo(head, err=True)
+    if problems:
+        for problem in problems[:PROBLEMS_SHOWN]:
             click.echo(f"  {problem}", err=True)
-        hidden = len(exc.problems) - PROBLEMS_SHOWN
+        hidden = len(problems) - PROBLEMS_SHOWN
         if hidden > 0:
             click.echo(f"  … and {hidden} more (--json lists every problem)", err=True)
 
