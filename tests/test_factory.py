@@ -173,6 +173,8 @@ async def test_redis_urls(url: str, reopen: str, server: str) -> None:
         ("http://[::1", "malformed store URL .*IPv6"),
         ("sqlite:///a%00b.db", "NUL"),
         ("memory://#x", "%23"),
+        ("redis://localhost/abc", "Redis database .* must be a number"),  # was database 0
+        ("rediss://localhost/0?ssl_cert_reqs=bogus", "ssl_cert_reqs must be"),
     ],
 )
 async def test_bad_redis_urls(target: str, message: str) -> None:

@@ -77,8 +77,19 @@ def _open_redis(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionSt
             f"the Redis store needs the redis package: pip install 'sessionstore[redis]' ({exc})"
         ) from None
     options = url_options(config, {"namespace", "timeout", *TLS_OPTIONS})
+    url = config.url or DEFAULT_REDIS_URL
+    database = unquote(split_url(url).path).strip("/")
+    if database and not database.isdigit():  # redis-py would quietly use database 0
+        raise ConfigurationError(
+            f"the Redis database in {_shown(url)} must be a number (redis://host:6379/0), "
+            f"not {database!r}"
+        )
+    if options.get("ssl_cert_reqs", "none") not in ("none", "optional", "required"):
+        raise ConfigurationError(
+            f"ssl_cert_reqs must be none, optional or required, not {options['ssl_cert_reqs']!r}"
+        )
     return open_redis(
-        config.url or DEFAULT_REDIS_URL,
+        url,
         namespace=options.get("namespace", DEFAULT_NAMESPACE),
         clock=clock,
         default_ttl=config.default_ttl,
