@@ -45,6 +45,7 @@ async def problems(doc: str) -> list[str]:
     [
         ('{"k":"\\ud800"}', "surrogate"),
         ('{"k":"\\udc00x"}', "surrogate"),
+        ('{"k":"\\ud800\\u0041"}', "surrogate"),
         ('{"k":' * 2000 + "1" + "}" * 2000, "nested more than 1024 levels deep"),
         ('{"k":' + "[" * 100000 + "]" * 100000 + "}", "nested more than 1024 levels deep"),
     ],
@@ -65,3 +66,12 @@ async def test_a_huge_integer_gets_one_verdict_in_every_layout(padding: int) -> 
     assert verdicts[0] == verdicts[1]
     (found,) = verdicts[0]
     assert found.startswith("/sessions/0/data: ") and "integer" in found
+
+
+async def test_bytes_that_are_not_utf8_are_not_called_a_surrogate_escape() -> None:
+    doc = documents('{"k":"x"}')["spaced"].encode().replace(b'"x"', b'"\xff"')
+    async with open_store("memory://") as store:
+        with pytest.raises(ImportRejected) as rejected:
+            await store.import_(doc)
+    (found,) = [str(p) for p in rejected.value.problems]
+    assert "not UTF-8" in found and "escape" not in found, found

@@ -123,7 +123,8 @@ class _Sessions:
 
 #: orjson's words for what a parser refuses, put as what is wrong with the document.
 _PLAINER = (
-    ("surrogate", "a \\u escape of half a UTF-16 surrogate pair is not Unicode text"),
+    ("surrogate in string", "a \\u escape of half a UTF-16 surrogate pair is not Unicode text"),
+    ("not valid utf-8", "the text is not UTF-8"),
     ("depth limit exceeded", "nested more than 1024 levels deep"),
     ("recursion", "nested too deep"),
 )
