@@ -72,9 +72,9 @@ class _Commands(click.Group):
             sys.stdout.flush()  # here, so that a full disk is reported, not ignored
         except (_ClosedPipe, BrokenPipeError):
             _quiet_on_closed_pipe()
-        except click.exceptions.NoArgsIsHelpError as exc:
+        except click.exceptions.NoArgsIsHelpError as exc:  # no command: help, as bad usage
             click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
-            sys.exit(0)
+            sys.exit(2)
         except click.Abort:  # Ctrl-C
             report_error("interrupted", 130, None, "--json" in argv)
             sys.exit(130)
