@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -272,8 +273,40 @@ def test_progress_with_counts_and_rate_on_a_terminal(db: str, tmp_path: Path) ->
         "migrate", "--from", db, "--to", f"sqlite:///{tmp_path}/m.db", "--json"
     )
     assert code == 0 and f"migrate: {SESSIONS:,} sessions in" in shown
-    code, shown = on_a_terminal("purge", "--store", f"sqlite:///{tmp_path}/m.db")
-    assert code == 0 and "purge: 0 sessions in" in shown
+
+
+def test_purge_progress_on_a_terminal(tmp_path: Path) -> None:
+    """Sessions that expired in 2020: written through a clock of that year."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    then = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    expired = 20_000
+    doc = {
+        "format": "sessionstore-export",
+        "format_version": 1,
+        "exported_at": "2020-01-01T00:00:00.000Z",
+        "sessions": [
+            {
+                "id": f"s{i}",
+                "data": {},
+                "version": 1,
+                "created_at": "2020-01-01T00:00:00.000Z",
+                "updated_at": "2020-01-01T00:00:00.000Z",
+                "expires_at": "2020-01-02T00:00:00.000Z",
+                "owner": None,
+            }
+            for i in range(expired)
+        ],
+    }
+
+    async def fill() -> None:
+        async with open_store(url, clock=lambda: then) as store:
+            assert (await store.import_(json.dumps(doc))).imported == expired
+
+    asyncio.run(fill())
+    code, shown = on_a_terminal("purge", "--store", url)
+    assert code == 0
+    assert f"of {expired:,} sessions" in shown
+    assert f"purge: {expired:,} sessions in" in shown and "sessions/s)" in shown
 
 
 def test_no_progress_when_piped(db: str, tmp_path: Path) -> None:

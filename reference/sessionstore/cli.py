@@ -322,14 +322,39 @@ def purge(url: str | None, as_json: bool, quiet: bool) -> None:
 
     async def work() -> int:
         async with _store(url) as store:
-            meter = Meter("purge", "sessions", None, shows_progress(quiet))
+            shown = shows_progress(quiet)
+            expired = await _expired(store) if shown else None
+            meter = Meter("purge", "sessions", expired, shown)
             with meter.showing():
-                removed = await store.purge_expired()
-                meter.add(removed)
+                watch = asyncio.create_task(_watch_purge(store, expired, meter))
+                try:
+                    removed = await store.purge_expired()
+                finally:
+                    watch.cancel()
+                meter.add(removed - meter.count)
             return removed
 
     removed = _run(work)
     _emit(as_json, {"removed": removed}, f"removed {removed} expired sessions")
+
+
+async def _expired(store: SessionStore) -> int | None:
+    """Expired sessions not yet purged, when the store's ``stats`` says."""
+    stats = getattr(store, "stats", None)
+    found = None if stats is None else (await stats()).get("expired_unpurged")
+    return found if isinstance(found, int) else None
+
+
+async def _watch_purge(store: SessionStore, expired: int | None, meter: Meter) -> None:
+    """Progress of a purge: the expired sessions gone so far, asked of the store a few
+    times a second (the stores purge in batches, letting other calls in between)."""
+    if not expired:
+        return
+    while True:
+        await asyncio.sleep(0.25)
+        left = await _expired(store)
+        if left is not None:
+            meter.add(max(0, expired - left - meter.count))
 
 
 @main.command(epilog=EPILOG)
