@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,21 @@ def test_read_only_commands_never_create_files_or_folders(
     assert code == 1, (code, out, err)
     assert err == f"error: no SQLite database at {missing} (this command creates none)\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_commands_leave_another_database_alone(tmp_path: Path) -> None:
+    """`stats` on someone else's SQLite file added the store's tables to it."""
+    path = tmp_path / "app.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+        db.commit()
+    before = path.read_bytes()
+    for args in (["stats"], ["export"], ["inspect", "x"]):
+        code, _, err = run(*args, "--store", f"sqlite:///{path}")
+        assert (
+            code == 1
+            and err
+            == f"error: {path} is not a sessionstore database (this command changes nothing in it)\n"
+        )
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["app.db"]

@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import aclosing, asynccontextmanager, contextmanager
+from contextlib import aclosing, asynccontextmanager, closing, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, TypeVar, get_args
+from urllib.parse import quote
 
 import click
 import orjson
@@ -156,7 +158,24 @@ def _config(url: str | None, reads_only: bool) -> StoreConfig:
         path = Path(sqlite_path(config)).absolute()
         if not path.is_file():
             raise click.ClickException(f"no SQLite database at {path} (this command creates none)")
+        if not _holds_sessions(path):
+            raise click.ClickException(
+                f"{path} is not a sessionstore database (this command changes nothing in it)"
+            )
     return config
+
+
+def _holds_sessions(path: Path) -> bool:
+    """Whether an SQLite file was set up by a store (its ``sessionstore_meta`` table), seen
+    through a read-only connection: opening a store in any other file would add its
+    tables there. A file that cannot be read so is left to the store to explain."""
+    try:
+        uri = f"file:{quote(str(path))}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as db:
+            found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sessionstore_meta'")
+            return found.fetchone() is not None
+    except sqlite3.Error:
+        return True
 
 
 @asynccontextmanager
