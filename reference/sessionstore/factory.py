@@ -18,7 +18,6 @@ from .config import StoreConfig
 from .contract import SessionStore
 from .errors import ConfigurationError, InvalidSession
 from .options import positive_seconds, whole_mib
-from .semantics import ttl_to_ms
 from .values import Clock
 
 #: An opener takes the parsed config and the clock and returns an open store.
@@ -205,6 +204,8 @@ def store_config(target: str | StoreConfig | None = None) -> StoreConfig:
         raise ConfigurationError(f"target must be a URL, a StoreConfig or None, not {target!r}")
     limits = config.limits()
     if config.default_ttl is not None:
+        from .semantics import ttl_to_ms  # here: orjson is not needed before a store opens
+
         try:
             ttl_to_ms(config.default_ttl, limits)
         except InvalidSession as exc:
