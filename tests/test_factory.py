@@ -225,6 +225,14 @@ async def test_a_misspelled_variable_names_the_close_match(clean_env: pytest.Mon
             pass
 
 
+async def test_a_path_without_a_type_is_not_a_memory_store(clean_env: pytest.MonkeyPatch) -> None:
+    """SESSION_STORE_PATH alone opened the memory store, which ignored the path."""
+    clean_env.setenv("SESSION_STORE_PATH", "sessions.db")
+    with pytest.raises(ConfigurationError, match="SESSION_STORE_TYPE=sqlite"):
+        async with open_store():
+            pass
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

@@ -210,6 +210,11 @@ def store_config(target: str | StoreConfig | None = None) -> StoreConfig:
             ttl_to_ms(config.default_ttl, limits)
         except InvalidSession as exc:
             raise ConfigurationError(f"default_ttl ({ENV_PREFIX}DEFAULT_TTL): {exc}") from None
+    if config.url is None and config.path is not None and config.type == "memory":
+        raise ConfigurationError(
+            f"a path ({ENV_PREFIX}PATH) is set, but the store type is memory, which keeps "
+            f"no file: set {ENV_PREFIX}TYPE=sqlite"
+        )
     backend_name(config)  # a malformed URL is refused before anything opens
     return config
 
