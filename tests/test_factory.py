@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from sessionstore import InvalidSession, SessionStore, StoreConfig, available_backends, open_store
+from sessionstore import (
+    ConfigurationError,
+    SessionStore,
+    StoreConfig,
+    available_backends,
+    open_store,
+)
 from sessionstore.backends.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
@@ -51,7 +57,7 @@ async def test_the_store_is_closed_on_exit() -> None:
 
 @pytest.mark.parametrize("target", ["postgres://x", "nosuch://"])
 async def test_unknown_type_lists_what_is_available(target: str) -> None:
-    with pytest.raises(InvalidSession, match=r"available: .*memory"):
+    with pytest.raises(ConfigurationError, match=r"available: .*memory"):
         async with open_store(target):
             pass
 
@@ -59,14 +65,14 @@ async def test_unknown_type_lists_what_is_available(target: str) -> None:
 async def test_unknown_type_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SESSION_STORE_TYPE", "cassandra")
     monkeypatch.delenv("SESSION_STORE_URL", raising=False)
-    with pytest.raises(InvalidSession, match=r"'cassandra'.*available"):
+    with pytest.raises(ConfigurationError, match=r"'cassandra'.*available"):
         async with open_store():
             pass
 
 
 @pytest.mark.parametrize("target", ["memory", "not a url", ":memory:"])
 async def test_malformed_url(target: str) -> None:
-    with pytest.raises(InvalidSession, match="malformed store URL"):
+    with pytest.raises(ConfigurationError, match="malformed store URL"):
         async with open_store(target):
             pass
 
@@ -159,11 +165,20 @@ async def test_redis_urls(url: str, reopen: str, server: str) -> None:
     ("target", "message"),
     [
         ("redis://localhost/0?color=red", "unknown store URL option"),
-        ("redis://localhost/0?timeout=soon", "timeout must be a number"),
+        ("redis://localhost/0?timeout=soon", "timeout must be a positive number"),
+        ("redis://localhost/0?timeout=nan", "timeout must be a positive number"),
+        ("redis://localhost/0?timeout=inf", "timeout must be a positive number"),
+        ("redis://localhost/0?timeout=-1", "timeout must be a positive number"),
+        ("redis://localhost:99999/0", "malformed store URL .*Port out of range"),
+        ("http://[::1", "malformed store URL .*IPv6"),
+        ("sqlite:///a%00b.db", "NUL"),
+        ("memory://#x", "%23"),
+        ("redis://localhost/abc", "Redis database .* must be a number"),  # was database 0
+        ("rediss://localhost/0?ssl_cert_reqs=bogus", "ssl_cert_reqs must be"),
     ],
 )
 async def test_bad_redis_urls(target: str, message: str) -> None:
-    with pytest.raises(InvalidSession, match=message):
+    with pytest.raises(ConfigurationError, match=message):
         async with open_store(target):
             pass
 
@@ -184,7 +199,61 @@ async def test_redis_type_without_url_means_localhost(monkeypatch: pytest.Monkey
 
 
 async def test_a_malformed_url_never_repeats_a_password() -> None:
-    with pytest.raises(InvalidSession, match="malformed store URL") as refused:
+    with pytest.raises(ConfigurationError, match="malformed store URL") as refused:
         async with open_store("redis:/app:hunter2@host/0"):
             pass
     assert "hunter2" not in str(refused.value) and "host/0" in str(refused.value)
+
+
+# --- configuration errors: one line, their own type, naming the setting (issue 12)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("TYPE", "PATH", "URL", "NAMESPACE", "DEFAULT_TTL", "MAX_DATA_BYTES"):
+        monkeypatch.delenv(f"SESSION_STORE_{name}", raising=False)
+    return monkeypatch
+
+
+async def test_a_misspelled_variable_names_the_close_match(clean_env: pytest.MonkeyPatch) -> None:
+    """SESSION_STORE_TPYE=sqlite silently gave the memory store."""
+    clean_env.setenv("SESSION_STORE_TPYE", "sqlite")
+    with pytest.raises(
+        ConfigurationError, match=r"SESSION_STORE_TPYE: did you mean SESSION_STORE_TYPE\?"
+    ):
+        async with open_store():
+            pass
+
+
+async def test_a_path_without_a_type_is_not_a_memory_store(clean_env: pytest.MonkeyPatch) -> None:
+    """SESSION_STORE_PATH alone opened the memory store, which ignored the path."""
+    clean_env.setenv("SESSION_STORE_PATH", "sessions.db")
+    with pytest.raises(ConfigurationError, match="SESSION_STORE_TYPE=sqlite"):
+        async with open_store():
+            pass
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("abc", r"SESSION_STORE_DEFAULT_TTL='abc': .*number"),
+        ("1e308", r"SESSION_STORE_DEFAULT_TTL\): ttl must be between"),
+        ("nan", r"SESSION_STORE_DEFAULT_TTL\): ttl must be a finite number"),
+    ],
+)
+async def test_a_bad_variable_is_one_line_naming_it(
+    clean_env: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    clean_env.setenv("SESSION_STORE_DEFAULT_TTL", value)
+    with pytest.raises(ConfigurationError, match=message) as refused:
+        async with open_store("memory://"):
+            pass
+    assert "\n" not in str(refused.value)
+
+
+def test_a_configuration_error_is_not_an_error_about_session_data() -> None:
+    from sessionstore import InvalidSession, SessionStoreError
+
+    assert issubclass(ConfigurationError, (SessionStoreError))
+    assert issubclass(ConfigurationError, ValueError)
+    assert not issubclass(ConfigurationError, InvalidSession)

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from sessionstore import (
+    ConfigurationError,
     CorruptSession,
-    InvalidSession,
     StoreUnavailable,
     open_store,
 )
@@ -153,23 +153,47 @@ async def test_namespaces_keep_applications_apart_in_one_file(tmp_path: Path) ->
         ("journal=delete", "unknown store URL option"),
         ("synchronous=off", "synchronous"),
         ("lock_timeout=soon", "lock_timeout"),
+        ("lock_timeout=nan", "lock_timeout"),  # a wait behind a held lock that never ends
+        ("lock_timeout=inf", "lock_timeout"),
+        ("lock_timeout=-5", "lock_timeout"),
+        ("lock_timeout=1e999", "lock_timeout"),
         ("cache_mb=lots", "cache_mb"),
         ("mmap_mb=-1", "mmap_mb"),
     ],
 )
 async def test_bad_url_options_are_refused(tmp_path: Path, query: str, needle: str) -> None:
     path = tmp_path / "s.db"
-    with pytest.raises(InvalidSession) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         async with open_store(url_of(path, query)):
             pass
     assert needle in str(caught.value)
     assert not path.exists()  # refused before anything was created
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///"])
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/x.db"])
 async def test_sqlite_url_without_a_path_is_refused(url: str) -> None:
-    with pytest.raises(InvalidSession, match="needs a file"):
+    with pytest.raises(ConfigurationError, match="needs a file"):
         async with open_store(url):
+            pass
+
+
+async def test_a_fragment_in_the_url_is_refused_not_cut_off(tmp_path: Path) -> None:
+    """sqlite:////dir/h#x.db opened /dir/h: urlsplit reads "#x.db" as a fragment."""
+    with pytest.raises(ConfigurationError, match="%23"):
+        async with open_store(f"sqlite:///{tmp_path}/h#x.db"):
+            pass
+    assert os.listdir(tmp_path) == []
+    async with open_store(f"sqlite:///{tmp_path}/h%23x.db") as store:
+        await store.create({})
+    assert "h#x.db" in os.listdir(tmp_path)
+
+
+async def test_an_empty_path_in_the_environment_is_refused(clean_env: pytest.MonkeyPatch) -> None:
+    """An empty SESSION_STORE_PATH is a mistake, not a request for ./data/sessions.db."""
+    clean_env.setenv("SESSION_STORE_TYPE", "sqlite")
+    clean_env.setenv("SESSION_STORE_PATH", "")
+    with pytest.raises(ConfigurationError, match="SESSION_STORE_PATH"):
+        async with open_store():
             pass
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .contract import SessionStore, Updater
 from .errors import (
+    ConfigurationError,
     CorruptSession,
     ImportRejected,
     InvalidSession,
@@ -61,6 +62,7 @@ __all__ = [
     "BackupError",
     "Capabilities",
     "Clock",
+    "ConfigurationError",
     "CorruptSession",
     "ExportDocument",
     "ImportRejected",

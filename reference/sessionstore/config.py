@@ -7,7 +7,7 @@ from typing import Optional
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import InvalidSession
+from .errors import ConfigurationError
 from .values import DEFAULT_LIMITS, Limits
 
 
@@ -35,5 +35,8 @@ class StoreConfig(BaseSettings):
         if self.max_data_bytes is None:
             return DEFAULT_LIMITS
         if self.max_data_bytes < 2:
-            raise InvalidSession("max_data_bytes must be at least 2 (the empty object {})")
+            raise ConfigurationError(
+                "max_data_bytes (SESSION_STORE_MAX_DATA_BYTES) must be at least 2 (the empty "
+                f"object {{}}), got {self.max_data_bytes}"
+            )
         return replace(DEFAULT_LIMITS, max_data_bytes=self.max_data_bytes)

@@ -34,6 +34,12 @@ class InvalidSession(SessionStoreError, ValueError):
     """A bad id, data, ttl, owner or argument: the call was refused before any change."""
 
 
+class ConfigurationError(SessionStoreError, ValueError):
+    """A store cannot be opened as configured: a bad store URL, URL option, constructor
+    argument or ``SESSION_STORE_*`` variable. Raised when a store is opened, never by its
+    operations; the message is one line that names the setting."""
+
+
 class SessionTooLarge(InvalidSession):
     """The encoded data is larger than the store's limit."""
 

@@ -6,14 +6,17 @@ the entry-point group ``sessionstore.backends`` and are found by scheme name.
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from .contract import SessionStore
-from .errors import InvalidSession
+from .errors import ConfigurationError, InvalidSession
+from .options import positive_seconds, whole_mib
 from .values import Clock
 
 if TYPE_CHECKING:  # imported when a store is opened: pydantic-settings costs 200 ms
@@ -26,10 +29,10 @@ Opener = Callable[["StoreConfig", "Clock | None"], "SessionStore | Awaitable[Ses
 def url_options(config: StoreConfig, allowed: set[str]) -> dict[str, str]:
     """The query parameters of the config's URL (``?namespace=x``), checked against
     what the backend understands; ``namespace`` falls back to the config's."""
-    query = parse_qs(urlsplit(config.url).query, keep_blank_values=True) if config.url else {}
+    query = parse_qs(split_url(config.url).query, keep_blank_values=True) if config.url else {}
     unknown = sorted(set(query) - allowed)
     if unknown:
-        raise InvalidSession(
+        raise ConfigurationError(
             f"unknown store URL option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
     options = {key: values[-1] for key, values in query.items()}
@@ -51,34 +54,16 @@ def _open_sqlite(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionS
     options = url_options(
         config, {"namespace", "synchronous", "lock_timeout", "cache_mb", "mmap_mb"}
     )
-    if config.url:
-        # As SQLAlchemy: sqlite:///relative/file.db and sqlite:////absolute/file.db
-        path = unquote(urlsplit(config.url).path)[1:]
-    else:
-        path = config.path or DEFAULT_SQLITE_PATH
-    if not path:
-        raise InvalidSession(
-            "an SQLite store needs a file: sqlite:///relative.db or sqlite:////absolute/path.db"
-        )
-    try:
-        lock_timeout = float(options.get("lock_timeout", 30))
-    except ValueError:
-        raise InvalidSession("lock_timeout must be a number of seconds") from None
-    try:
-        cache_mb = int(options.get("cache_mb", DEFAULT_CACHE_MB))
-        mmap_mb = int(options.get("mmap_mb", DEFAULT_MMAP_MB))
-    except ValueError:
-        raise InvalidSession("cache_mb and mmap_mb must be whole numbers of MiB") from None
     store = SQLiteStore(
-        path,
+        sqlite_path(config),
         namespace=options.get("namespace", "sessions"),
         clock=clock,
         default_ttl=config.default_ttl,
         limits=config.limits(),
         synchronous=options.get("synchronous", "normal"),
-        lock_timeout=lock_timeout,
-        cache_mb=cache_mb,
-        mmap_mb=mmap_mb,
+        lock_timeout=positive_seconds("lock_timeout", options.get("lock_timeout", 30)),
+        cache_mb=whole_mib("cache_mb", options.get("cache_mb", DEFAULT_CACHE_MB)),
+        mmap_mb=whole_mib("mmap_mb", options.get("mmap_mb", DEFAULT_MMAP_MB)),
     )
     return store.open()
 
@@ -89,21 +74,28 @@ def _open_redis(config: StoreConfig, clock: Clock | None) -> Awaitable[SessionSt
     try:
         from .backends.redis import DEFAULT_NAMESPACE, DEFAULT_TIMEOUT_S, TLS_OPTIONS, open_redis
     except ImportError as exc:  # the optional extra is not installed
-        raise InvalidSession(
+        raise ConfigurationError(
             f"the Redis store needs the redis package: pip install 'sessionstore[redis]' ({exc})"
         ) from None
     options = url_options(config, {"namespace", "timeout", *TLS_OPTIONS})
-    try:
-        timeout = float(options.get("timeout", DEFAULT_TIMEOUT_S))
-    except ValueError:
-        raise InvalidSession("timeout must be a number of seconds") from None
+    url = config.url or DEFAULT_REDIS_URL
+    database = unquote(split_url(url).path).strip("/")
+    if database and not database.isdigit():  # redis-py would quietly use database 0
+        raise ConfigurationError(
+            f"the Redis database in {_shown(url)} must be a number (redis://host:6379/0), "
+            f"not {database!r}"
+        )
+    if options.get("ssl_cert_reqs", "none") not in ("none", "optional", "required"):
+        raise ConfigurationError(
+            f"ssl_cert_reqs must be none, optional or required, not {options['ssl_cert_reqs']!r}"
+        )
     return open_redis(
-        config.url or DEFAULT_REDIS_URL,
+        url,
         namespace=options.get("namespace", DEFAULT_NAMESPACE),
         clock=clock,
         default_ttl=config.default_ttl,
         limits=config.limits(),
-        timeout=timeout,
+        timeout=positive_seconds("timeout", options.get("timeout", DEFAULT_TIMEOUT_S)),
     )
 
 
@@ -118,7 +110,7 @@ BUILTIN_BACKENDS: dict[str, Opener] = {
 
 
 def available_backends() -> dict[str, Opener]:
-    from importlib.metadata import entry_points  # 50 ms to import: only when looked up
+    from importlib.metadata import entry_points  # here: it costs 20 ms at import
 
     found = dict(BUILTIN_BACKENDS)
     for ep in entry_points(group="sessionstore.backends"):
@@ -126,17 +118,113 @@ def available_backends() -> dict[str, Opener]:
     return found
 
 
-def _backend_name(config: StoreConfig) -> str:
-    if config.url is None:
-        return config.type
-    scheme = urlsplit(config.url).scheme
-    if not scheme or "://" not in config.url:
-        # Whatever precedes an "@" may be a password: never repeated in a message.
-        shown = "...@" + config.url.rpartition("@")[2] if "@" in config.url else config.url
-        raise InvalidSession(
-            f"malformed store URL {shown!r}: expected scheme://..., e.g. memory://"
+#: The prefix of every variable :class:`StoreConfig` reads.
+ENV_PREFIX = "SESSION_STORE_"
+
+
+def _shown(url: str) -> str:
+    """A URL for a message: whatever precedes an "@" may be a password, never repeated."""
+    return repr("...@" + url.rpartition("@")[2] if "@" in url else url)
+
+
+def split_url(url: str) -> SplitResult:
+    """The parts of a store URL; every way it can be malformed is one ConfigurationError."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed on access: "host:99999" is refused here
+    except ValueError as exc:  # e.g. "http://[::1" (unclosed IPv6 address)
+        raise ConfigurationError(f"malformed store URL {_shown(url)}: {exc}") from None
+    if not parts.scheme or "://" not in url:
+        raise ConfigurationError(
+            f"malformed store URL {_shown(url)}: expected scheme://..., e.g. memory://"
         )
-    return scheme
+    if "#" in url:  # urlsplit would cut the path at "#" and open another file
+        raise ConfigurationError(
+            f"store URL {_shown(url)} has a '#': write it as %23 in a file name or option"
+        )
+    if "\0" in unquote(url):
+        raise ConfigurationError(f"store URL {_shown(url)} holds a NUL character (%00)")
+    return parts
+
+
+def sqlite_path(config: StoreConfig) -> str:
+    """The SQLite file a config names: the URL's path (as SQLAlchemy:
+    sqlite:///relative/file.db, sqlite:////absolute/file.db), else ``path``, else
+    DEFAULT_SQLITE_PATH when ``path`` is unset (never when it is set but empty)."""
+    if config.url:
+        parts = split_url(config.url)
+        path = unquote(parts.path)[1:]
+        if not path or parts.netloc:  # sqlite://host/x.db would ignore the host
+            raise ConfigurationError(
+                f"an SQLite store needs a file, and no host: sqlite:///relative.db or "
+                f"sqlite:////absolute/path.db, not {_shown(config.url)}"
+            )
+    elif config.path is None:
+        path = DEFAULT_SQLITE_PATH
+    else:
+        path = config.path
+        if not path.strip():
+            raise ConfigurationError(
+                f"the SQLite path ({ENV_PREFIX}PATH) is empty: name a file, or unset it "
+                f"for the default {DEFAULT_SQLITE_PATH}"
+            )
+        if "\0" in path:
+            raise ConfigurationError(f"the SQLite path {path!r} holds a NUL character")
+    return path
+
+
+def backend_name(config: StoreConfig) -> str:
+    """The backend a config opens: its URL's scheme, else its ``type``."""
+    return config.type if config.url is None else split_url(config.url).scheme
+
+
+def _check_variables() -> None:
+    """An unknown SESSION_STORE_* variable is a typo that would silently change which
+    store opens (SESSION_STORE_TPYE=sqlite gives the memory store): refused."""
+    from .config import StoreConfig
+
+    known = [ENV_PREFIX + name.upper() for name in StoreConfig.model_fields]
+    for name in sorted(os.environ):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "known: " + ", ".join(known)
+            raise ConfigurationError(f"unknown environment variable {name}: {hint}")
+
+
+def store_config(target: str | StoreConfig | None = None) -> StoreConfig:
+    """The checked config for ``target``: a URL (other settings from the environment),
+    a StoreConfig (as given) or None (all from the environment)."""
+    from .config import StoreConfig
+
+    if isinstance(target, StoreConfig):
+        config = target
+    elif target is None or isinstance(target, str):
+        from pydantic import ValidationError  # here: importing pydantic costs time
+
+        _check_variables()
+        try:
+            config = StoreConfig() if target is None else StoreConfig(url=target)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            name = ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
+            raise ConfigurationError(f"{name}={problem['input']!r}: {problem['msg']}") from None
+    else:
+        raise ConfigurationError(f"target must be a URL, a StoreConfig or None, not {target!r}")
+    limits = config.limits()
+    if config.default_ttl is not None:
+        from .semantics import ttl_to_ms  # here: orjson is not needed before a store opens
+
+        try:
+            ttl_to_ms(config.default_ttl, limits)
+        except InvalidSession as exc:
+            raise ConfigurationError(f"default_ttl ({ENV_PREFIX}DEFAULT_TTL): {exc}") from None
+    if config.url is None and config.path is not None and config.type == "memory":
+        raise ConfigurationError(
+            f"a path ({ENV_PREFIX}PATH) is set, but the store type is memory, which keeps "
+            f"no file: set {ENV_PREFIX}TYPE=sqlite"
+        )
+    backend_name(config)  # a malformed URL is refused before anything opens
+    return config
 
 
 @asynccontextmanager
@@ -147,22 +235,14 @@ async def open_store(
 
     ``target`` is a store URL (``memory://``), a :class:`StoreConfig`, or None to read
     the ``SESSION_STORE_*`` environment (default: the memory store). ``clock`` injects
-    the store's clock (stores that declare ``injectable_clock``).
+    the store's clock (stores that declare ``injectable_clock``). A configuration that
+    cannot open a store raises :class:`ConfigurationError`.
     """
-    from .config import StoreConfig
-
-    if target is None:
-        config = StoreConfig()
-    elif isinstance(target, StoreConfig):
-        config = target
-    elif isinstance(target, str):
-        config = StoreConfig(url=target)
-    else:
-        raise InvalidSession(f"target must be a URL, a StoreConfig or None, not {target!r}")
-    name = _backend_name(config)
+    config = store_config(target)
+    name = backend_name(config)
     backends = available_backends()
     if name not in backends:
-        raise InvalidSession(
+        raise ConfigurationError(
             f"unknown session store type {name!r}; available: {', '.join(sorted(backends))}"
         )
     opened = backends[name](config, clock)

@@ -121,8 +121,23 @@ class _Sessions:
 # --- bytes in -----------------------------------------------------------------------------
 
 
-def _not_json(reason: object) -> ImportRejected:
-    return ImportRejected([Problem("", f"not valid JSON: {reason}")])
+#: orjson's words for what a parser refuses, put as what is wrong with the document.
+_PLAINER = (
+    ("surrogate in string", "a \\u escape of half a UTF-16 surrogate pair is not Unicode text"),
+    ("not valid utf-8", "the text is not UTF-8"),
+    ("depth limit exceeded", "nested more than 1024 levels deep"),
+    ("recursion", "nested too deep"),
+)
+
+
+def _not_json(reason: object, at: int | None = None) -> ImportRejected:
+    """The rejection of text that does not parse. ``at``: the byte in the document where
+    the parser stopped (its own position counts from the value it was shown)."""
+    text = reason.msg if at is not None and isinstance(reason, json.JSONDecodeError) else reason
+    said = str(text)
+    plainer = next((f"{new} ({said})" for old, new in _PLAINER if old in said.lower()), said)
+    where = "" if at is None else f" at byte {at}"
+    return ImportRejected([Problem("", f"not valid JSON{where}: {plainer}")])
 
 
 def _loads(raw: bytes | memoryview) -> Any:
@@ -483,9 +498,7 @@ class _Reader:
             except orjson.JSONDecodeError as exc:
                 end = _byte_offset(view, exc.pos)
                 if 0 < end < len(view):
-                    value = _loads(view[:end])
-                    buf.pos += end
-                    return value
+                    return await self._value_before(view, end, exc)
                 if end == 0:  # e.g. bytes that are not UTF-8: no extension helps
                     raise _not_json(exc) from None
             if len(view) < len(rest):
@@ -494,6 +507,45 @@ class _Reader:
                 value = _loads(view)  # the end of the text: a value, or the parser's error
                 buf.pos += len(view)
                 return value
+
+    async def _value_before(self, view: memoryview, end: int, stop: orjson.JSONDecodeError) -> Any:
+        """The value that ends at ``end``, where orjson stopped reading ``view``. If the
+        text before is no value, orjson stopped inside it, and its error names the real
+        problem (a lone surrogate escape, nesting too deep), or it stopped at a number
+        beyond a double, which only the standard library reads (:meth:`_exact_value`)."""
+        try:
+            value = _loads(view[:end])
+        except ImportRejected:
+            if "number" in str(stop) and has_long_number(view):
+                return await self._exact_value()
+            raise _not_json(stop, self.buf.pos + _byte_offset(view, stop.pos)) from None
+        self.buf.pos += end
+        return value
+
+    async def _exact_value(self) -> Any:
+        """The value at ``pos``, read by the standard library (exact integers) from a
+        window widened until the value ends inside it; a number cut off at the window's
+        end is no end. The document holds an integer beyond 2**53 and will be rejected,
+        with the problems parse_export finds."""
+        buf = self.buf
+        decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+        window = _WINDOW
+        while True:
+            rest = buf.data[buf.pos :]
+            view = rest[: _utf8_cut(rest[:window])] if window < len(rest) else rest
+            try:
+                text = view.decode("utf-8", "surrogatepass")
+                value, chars = decoder.raw_decode(text)
+                if chars < len(text) or (buf.eof and len(view) == len(rest)):
+                    buf.pos += len(text[:chars].encode("utf-8", "surrogatepass"))
+                    return value
+            except (ValueError, RecursionError) as exc:
+                if buf.eof and len(view) == len(rest):
+                    raise _not_json(exc) from None
+            if len(view) < len(rest):
+                window *= 2
+            else:
+                await buf.fill()
 
     async def _end(self) -> None:
         if await self._peek() is not None:

@@ -65,8 +65,8 @@ from redis.exceptions import (
 
 from ..contract import Updater
 from ..errors import (
+    ConfigurationError,
     CorruptSession,
-    InvalidSession,
     SessionExists,
     SessionNotFound,
     StoreUnavailable,
@@ -83,6 +83,7 @@ from ..export import (
     record_to_export,
 )
 from ..importing import Chunks, read_export, text_chunks
+from ..options import positive_seconds
 from ..semantics import (
     Record,
     check_id,
@@ -255,13 +256,14 @@ class RedisStore(ClosesOnExit):
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss"):
-            raise InvalidSession(
+            raise ConfigurationError(
                 f"a Redis store URL starts redis:// or rediss://, not {redact(url)!r}"
             )
         if type(namespace) is not str or not 1 <= len(namespace) <= 200:
-            raise InvalidSession(f"namespace must be a str of 1-200 characters, got {namespace!r}")
-        if not timeout > 0:
-            raise InvalidSession(f"timeout must be a positive number of seconds, got {timeout!r}")
+            raise ConfigurationError(
+                f"namespace must be a str of 1-200 characters, got {namespace!r}"
+            )
+        timeout = positive_seconds("timeout", timeout)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k not in _STORE_OPTIONS]
         server_url = urlunsplit(parts._replace(query=urlencode(query)))
         options = [("namespace", namespace)] + (

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from ..contract import Updater
 from ..errors import (
-    InvalidSession,
+    ConfigurationError,
     SessionExists,
     SessionNotFound,
     StoreUnavailable,
@@ -50,6 +50,7 @@ from ..export import (
     record_to_export,
 )
 from ..importing import Chunks, read_export, text_chunks
+from ..options import positive_seconds, whole_mib
 from ..semantics import (
     Record,
     check_id,
@@ -233,24 +234,22 @@ class SQLiteStore(ClosesOnExit):
             or len(namespace) > 63
             or namespace.startswith("sessionstore")
         ):
-            raise InvalidSession(
+            raise ConfigurationError(
                 "namespace must be 1-63 characters of a-z, 0-9 and single underscores, "
                 f"starting with a letter, got {namespace!r}"
             )
         if synchronous.lower() not in SYNCHRONOUS_LEVELS:
-            raise InvalidSession(
+            raise ConfigurationError(
                 f"synchronous must be one of {SYNCHRONOUS_LEVELS}, got {synchronous!r}"
             )
-        for name, size in (("cache_mb", cache_mb), ("mmap_mb", mmap_mb)):
-            if type(size) is not int or size < 0:
-                raise InvalidSession(f"{name} must be a whole number of MiB >= 0, got {size!r}")
-        self.cache_mb, self.mmap_mb = cache_mb, mmap_mb
+        self.cache_mb = whole_mib("cache_mb", cache_mb)
+        self.mmap_mb = whole_mib("mmap_mb", mmap_mb)
         self.path = Path(path).absolute()
         self.namespace = namespace
         self.limits = limits
         self.default_ttl = default_ttl
         self.synchronous = synchronous.lower()
-        self.lock_timeout = lock_timeout
+        self.lock_timeout = positive_seconds("lock_timeout", lock_timeout)
         self.url = f"sqlite:///{quote(str(self.path))}?namespace={namespace}"
         for option, value, default in (
             ("synchronous", self.synchronous, "normal"),
