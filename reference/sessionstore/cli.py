@@ -23,6 +23,7 @@ from .contract import SessionStore
 from .errors import ImportRejected, SessionStoreError
 from .export import format_timestamp
 from .factory import open_store
+from .redaction import short_id
 from .transfer import AtomicFile, copy_store, import_file, write_export
 from .values import OnConflict, Session
 
@@ -225,7 +226,7 @@ def inspect(session_id: str, url: str | None) -> None:
 
     session = _run(work)
     if session is None:
-        err.print(f"[bold red]error:[/] no live session with id {session_id!r}")
+        err.print(f"[bold red]error:[/] no live session with id {short_id(session_id)}")
         sys.exit(1)
     click.echo(orjson.dumps(_session_json(session), option=orjson.OPT_INDENT_2).decode())
 
