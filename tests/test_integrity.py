@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from click.testing import CliRunner
 from sessionstore import (
     CorruptSession,
     ImportRejected,
+    Limits,
     SessionExists,
     SessionNotFound,
     SessionService,
@@ -32,7 +34,9 @@ from sessionstore import (
     VersionConflict,
     open_store,
 )
+from sessionstore.backends.memory import MemoryStore
 from sessionstore.cli import main as cli
+from sessionstore.export import parse_export
 from sessionstore.transfer import write_export
 
 pytestmark = pytest.mark.anyio
@@ -144,6 +148,30 @@ def test_the_cli_export_refuses_a_corrupt_store(tmp_path: Path) -> None:
     assert named_briefly(result.output, bad)
     assert out.read_bytes() == b'{"an":"earlier export"}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", "s.db"]
+
+
+@pytest.mark.parametrize(
+    "beyond",
+    [
+        {"max_id_length": 129},
+        {"max_owner_length": 257},
+        {"max_ttl": timedelta(days=365_001)},
+        {"max_depth": 0},
+        {"min_ttl": timedelta(0)},
+    ],
+    ids=str,
+)
+def test_limits_that_would_accept_what_no_export_holds_are_refused(beyond: dict[str, Any]) -> None:
+    """A store with these limits would accept a session whose export is invalid (an id
+    or owner longer than the schema allows, an expiry in a five-digit year) or nothing."""
+    with pytest.raises(ValueError, match=next(iter(beyond)).split("_", 1)[0]):
+        Limits(**beyond)
+
+
+async def test_the_longest_ttl_a_store_may_allow_still_exports() -> None:
+    async with MemoryStore(limits=Limits(max_ttl=timedelta(days=365_000))) as store:
+        await store.create({}, ttl=timedelta(days=365_000))
+        assert parse_export((await store.export()).to_json())[0].expires_ms is not None
 
 
 # --- item 2: a backup that fails on a full disk leaves nothing behind -------------------------
