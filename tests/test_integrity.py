@@ -8,6 +8,7 @@ hook (ERR-3)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -129,9 +130,32 @@ async def test_a_corrupt_row_keeps_the_previous_backup(
     assert len(failed) == 1 and named_briefly(failed[0].getMessage(), bad)
 
 
-def test_the_cli_export_refuses_a_corrupt_store(tmp_path: Path) -> None:
-    import asyncio
+async def test_a_backup_that_hits_a_bug_is_logged_and_the_schedule_lives_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not only store errors: an export that raises anything (here TypeError, as a lone
+    surrogate once did) is a failed backup, logged with its traceback and retried; the
+    backup task does not die silently and stop() does not raise."""
 
+    class Buggy(MemoryStore):
+        async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
+            yield b"{"
+            raise TypeError("a bug in the export")
+
+    caplog.set_level(logging.INFO, logger="sessionstore.service")
+    service = SessionService(
+        Buggy(), backup_path=tmp_path / "b.json", backup_interval=0.01, retry_interval=0.01
+    )
+    await service.start()
+    await asyncio.sleep(0.1)
+    assert all(not task.done() for task in service._tasks)
+    await service.stop()
+    failed = [r for r in caplog.records if getattr(r, "event", "") == "backup_failed"]
+    assert len(failed) >= 3 and failed[0].exc_info is not None
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_cli_export_refuses_a_corrupt_store(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     url = f"sqlite:///{path}"
 
@@ -148,6 +172,10 @@ def test_the_cli_export_refuses_a_corrupt_store(tmp_path: Path) -> None:
     assert named_briefly(result.output, bad)
     assert out.read_bytes() == b'{"an":"earlier export"}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json", "s.db"]
+    # on stdout, what was written cannot be taken back: the exit status says it failed
+    streamed = CliRunner().invoke(cli, ["export", "--store", url])
+    assert streamed.exit_code == 1
+    assert named_briefly(streamed.stderr, bad)
 
 
 @pytest.mark.parametrize(
@@ -280,7 +308,6 @@ def test_the_cli_conflict_report_shows_no_live_id(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     ids = [secret_id() for _ in range(3)]
     doc = tmp_path / "doc.json"
-    import asyncio
 
     async def fill() -> None:
         async with open_store(url) as store:
