@@ -112,6 +112,23 @@ async def test_data_that_decodes_to_no_object_is_corrupt_in_an_export(tmp_path: 
             await write_export(store, (tmp_path / "o.json").open("wb"))
 
 
+async def test_data_kept_as_sqlite_text_exports_like_a_blob(tmp_path: Path) -> None:
+    """A row whose data is TEXT (a file written by hand or by another tool) reads fine
+    with get; the streamed export must not fail on it with a TypeError either."""
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    async with open_store(f"sqlite:///{path}") as store:
+        made = await store.create({"a": 1})
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute('UPDATE "sessions" SET data = ? WHERE id = ?', ('{"a": 2}', made.id))
+        conn.close()
+        with (tmp_path / "o.json").open("wb") as out:
+            await write_export(store, out)
+    (record,) = parse_export((tmp_path / "o.json").read_bytes())
+    assert record.data == b'{"a":2}'
+
+
 async def test_a_corrupt_row_keeps_the_previous_backup(
     store: SessionStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

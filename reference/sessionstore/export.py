@@ -123,6 +123,8 @@ def exportable_data(record: Record) -> bytes:
     The check is orjson's parse of the bytes, the cheapest full validation there is;
     the decoded copy is dropped and the stored bytes are spliced in as they are."""
     decode_data(record.data, record.id)
+    if type(record.data) is not bytes:  # a TEXT value in an SQLite file written by hand
+        return str(record.data).encode()
     return record.data
 
 
