@@ -34,6 +34,7 @@ from broken.stores import (
     PartialImport,
     ReplaceIgnoresVersion,
     SlidingGet,
+    SplicesCorruptData,
     TouchRevives,
     TtlFloorSeconds,
     VersionNotBumped,
@@ -229,6 +230,18 @@ async def wait_out_the_ttl_in_real_time(store: MemoryStore, clock: FakeClock) ->
     return await store.get("s") is not None, await store.count()
 
 
+async def stream_a_corrupt_session(store: MemoryStore, clock: FakeClock) -> object:
+    made = await store.create({"a": 1})
+    await store.create({"b": 2})
+    await store.corrupt_for_testing(made.id)
+
+    async def stream() -> bool:
+        text = b"".join([piece async for piece in store.export_chunks()])
+        return orjson.loads(text) is not None  # raises if the text is not JSON
+
+    return await outcome(stream())
+
+
 @dataclass(frozen=True)
 class Defect:
     mutant: type[MemoryStore]
@@ -275,6 +288,7 @@ DEFECTS = [
         (SCAN_LIMIT + 50,) * 3,
         (SCAN_LIMIT, SCAN_LIMIT, SCAN_LIMIT + 50),
     ),
+    Defect(SplicesCorruptData, stream_a_corrupt_session, "CorruptSession", "JSONDecodeError"),
     Defect(WallClockExpiry, wait_out_the_ttl_in_real_time, (True, 1), (False, 0)),
 ]
 

@@ -37,6 +37,7 @@ from .errors import ConfigurationError, ImportRejected, SessionStoreError
 from .export import format_timestamp
 from .factory import ENV_PREFIX, backend_name, open_store, sqlite_path, store_config
 from .outputs import OutputRefused, output_file
+from .redaction import short_id
 from .terminal import Meter, report_error, shows_progress
 from .transfer import export_pieces, file_pieces, import_pieces
 from .urls import redact
@@ -406,7 +407,7 @@ def inspect(session_id: str, url: str | None) -> None:
 
     session = _run(work)
     if session is None:
-        raise click.ClickException(f"no live session with id {session_id!r}")
+        raise click.ClickException(f"no live session with id {short_id(session_id)}")
     click.echo(orjson.dumps(_session_json(session), option=orjson.OPT_INDENT_2).decode())
 
 

@@ -25,7 +25,16 @@ from pydantic import (
 )
 
 from .errors import ImportRejected, InvalidSession, Problem
-from .semantics import MAX_SAFE_INTEGER, Record, encode_data, encode_parsed, from_ms, to_ms
+from .redaction import short_id
+from .semantics import (
+    MAX_SAFE_INTEGER,
+    Record,
+    decode_data,
+    encode_data,
+    encode_parsed,
+    from_ms,
+    to_ms,
+)
 from .times import format_ms as format_ms  # re-exported: the export format's timestamps
 from .values import DEFAULT_LIMITS, ImportReport, JSONObject, Limits, OnConflict
 
@@ -108,12 +117,23 @@ def _stamp(ms: int) -> bytes:
     return f'"{format_ms(ms)}"'.encode()
 
 
+def exportable_data(record: Record) -> bytes:
+    """The record's stored data, once it is known to be a JSON object: a corrupt row
+    raises CorruptSession naming it and never reaches a document (ERR-3, EXPORT-3).
+    The check is orjson's parse of the bytes, the cheapest full validation there is;
+    the decoded copy is dropped and the stored bytes are spliced in as they are."""
+    decode_data(record.data, record.id)
+    if type(record.data) is not bytes:  # a TEXT value in an SQLite file written by hand
+        return str(record.data).encode()
+    return record.data
+
+
 def record_json(record: Record) -> bytes:
     """One session of an export document as JSON text, splicing in the stored data bytes
-    as they are: nothing is decoded (EXPORT-2)."""
+    once they are known to decode (EXPORT-2, EXPORT-3)."""
     expires = b"null" if record.expires_ms is None else _stamp(record.expires_ms)
     return b"".join((
-        b'{"id":', orjson.dumps(record.id), b',"data":', record.data,
+        b'{"id":', orjson.dumps(record.id), b',"data":', exportable_data(record),
         b',"version":', str(record.version).encode(),
         b',"created_at":', _stamp(record.created_ms), b',"updated_at":', _stamp(record.updated_ms),
         b',"expires_at":', expires, b',"owner":', orjson.dumps(record.owner), b"}",
@@ -145,7 +165,7 @@ async def chunked_document(
 def record_to_export(record: Record) -> SessionRecord:
     return SessionRecord.model_construct(
         id=record.id,
-        data=orjson.loads(record.data),
+        data=decode_data(record.data, record.id),  # ERR-3, EXPORT-3
         version=record.version,
         created_at=from_ms(record.created_ms),
         updated_at=from_ms(record.updated_ms),
@@ -184,7 +204,7 @@ def import_report(
     if clashing and on_conflict == "error":
         raise ImportRejected(
             [
-                Problem(f"/sessions/{i}/id", f"a live session with id {sid!r} exists")
+                Problem(f"/sessions/{i}/id", f"a live session with id {short_id(sid)} exists")
                 for i, sid in clashing
             ]
         )
@@ -253,7 +273,7 @@ def parse_export(
     for index, item in enumerate(parsed.sessions):
         where = f"/sessions/{index}"
         if item.id in seen:
-            problems.append(Problem(f"{where}/id", f"duplicate id {item.id!r}"))
+            problems.append(Problem(f"{where}/id", f"duplicate id {short_id(item.id)}"))
         seen.add(item.id)
         if len(item.id) > limits.max_id_length:
             problems.append(Problem(f"{where}/id", "id is longer than this store allows"))

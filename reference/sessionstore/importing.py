@@ -45,6 +45,7 @@ from .export import (
     parse_export,
 )
 from .plain import Fields, forget_timestamps, plain_fields
+from .redaction import short_id
 from .semantics import Record, encode_parsed, to_ms
 from .values import DEFAULT_LIMITS, Limits
 
@@ -95,7 +96,7 @@ class _Sessions:
             return
         sid, data, version, created, updated, expires, owner = fields
         if sid in self.seen:
-            self.problems.append(Problem(f"/sessions/{index}/id", f"duplicate id {sid!r}"))
+            self.problems.append(Problem(f"/sessions/{index}/id", f"duplicate id {short_id(sid)}"))
         self.seen.add(sid)
         if len(sid) > self.limits.max_id_length:
             self.problems.append(

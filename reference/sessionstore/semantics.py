@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .errors import CorruptSession, InvalidSession, SessionTooLarge, VersionConflict
+from .redaction import short_id
 from .times import EPOCH as EPOCH  # re-exported: callers import the time helpers from here
 from .times import from_ms as from_ms
 from .times import to_ms as to_ms
@@ -77,7 +78,7 @@ def check_id(session_id: object, limits: Limits = DEFAULT_LIMITS) -> str:
     if len(session_id) > limits.max_id_length or not ID_PATTERN.fullmatch(session_id):
         raise InvalidSession(
             f"session id must be 1-{limits.max_id_length} characters of A-Z a-z 0-9 _ -, "
-            f"got {session_id[:40]!r}"
+            f"got {short_id(session_id)}"
         )
     return session_id
 
@@ -295,10 +296,12 @@ def decode_data(raw: bytes | str, session_id: str) -> JSONObject:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise CorruptSession(
-            f"session {session_id!r}: stored data does not decode: {exc}"
+            f"session {short_id(session_id)} is corrupt: its stored data does not decode ({exc})"
         ) from None
     if type(data) is not dict:
-        raise CorruptSession(f"session {session_id!r}: stored data is not a JSON object")
+        raise CorruptSession(
+            f"session {short_id(session_id)} is corrupt: its stored data is not a JSON object"
+        )
     return data
 
 
@@ -334,7 +337,7 @@ class Record(NamedTuple):
         """REPLACE-2, DELETE-2: a stale ``expected_version`` is a VersionConflict."""
         if expected is not None and expected != self.version:
             raise VersionConflict(
-                f"session {self.id!r} is at version {self.version}, not {expected}",
+                f"session {short_id(self.id)} is at version {self.version}, not {expected}",
                 expected=expected,
                 actual=self.version,
             )

@@ -139,12 +139,14 @@ class SessionService:
                 target.abort()
                 raise
             await asyncio.to_thread(self._commit, target, generation)
-        except (OSError, SessionStoreError) as exc:
+        except Exception as exc:  # the schedule must survive any failure, a bug included
+            expected = isinstance(exc, (OSError, SessionStoreError))
             log.error(
                 "backup to %s failed: %s; retrying in %g s",
                 self.backup_path,
                 exc,
                 self.retry_interval,
+                exc_info=not expected,  # a bug's traceback, once per try, not a dead task
                 extra={"event": "backup_failed", "path": str(self.backup_path), "error": str(exc)},
             )
             return False

@@ -46,9 +46,14 @@ class AtomicFile:
             os.close(dir_fd)
 
     def abort(self) -> None:
-        self.file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._temp)
+        """Delete the temp file, whatever happens: closing it flushes what is buffered,
+        which fails again on a full disk, and the file must go all the same."""
+        try:
+            with contextlib.suppress(OSError):
+                self.file.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp)
 
 
 def remove_stale_temp_files(path: Path) -> int:

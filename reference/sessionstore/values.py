@@ -154,6 +154,12 @@ class Capabilities:
     multi_host: bool = False
 
 
+#: The most an export document holds (spec/schema/session.schema.json; four-digit years).
+EXPORT_MAX_ID_LENGTH = 128
+EXPORT_MAX_OWNER_LENGTH = 256
+EXPORT_MAX_TTL = timedelta(days=365_000)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Validation limits (VAL-*); the defaults are the spec's."""
@@ -165,6 +171,27 @@ class Limits:
     min_ttl: timedelta = field(default=timedelta(milliseconds=1))
     max_ttl: timedelta = field(default=timedelta(days=3650))
     max_list_limit: int = 1000
+
+    def __post_init__(self) -> None:
+        """Limits that let a store accept a session no export document can hold (an id
+        or owner longer than the schema allows, an expiry past the year 9999) or nothing
+        at all are refused here, once, instead of at some later export."""
+        bounds = {
+            "max_id_length": (self.max_id_length, 1, EXPORT_MAX_ID_LENGTH),
+            "max_owner_length": (self.max_owner_length, 1, EXPORT_MAX_OWNER_LENGTH),
+            "max_depth": (self.max_depth, 1, None),
+            "max_data_bytes": (self.max_data_bytes, 2, None),  # {} is 2 bytes
+            "max_list_limit": (self.max_list_limit, 1, None),
+        }
+        for name, (value, low, high) in bounds.items():
+            if type(value) is not int or value < low or (high is not None and value > high):
+                most = "" if high is None else f" and at most {high}"
+                raise ValueError(f"Limits.{name} must be an int of at least {low}{most}")
+        if not timedelta(0) < self.min_ttl <= self.max_ttl <= EXPORT_MAX_TTL:
+            raise ValueError(
+                "Limits need 0 < min_ttl <= max_ttl <= 365000 days (an expiry an export "
+                "document can hold)"
+            )
 
 
 DEFAULT_LIMITS = Limits()

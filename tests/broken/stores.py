@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,13 @@ from sessionstore import (
 )
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.contract import Updater
-from sessionstore.export import check_on_conflict
+from sessionstore.export import (
+    FORMAT,
+    FORMAT_VERSION,
+    check_on_conflict,
+    format_ms,
+    record_to_export,
+)
 from sessionstore.semantics import Record, check_id, check_owner, check_version, ttl_to_ms
 from sessionstore_conformance.clock import FakeClock
 
@@ -313,6 +319,25 @@ class LeaksDriverErrors(MemoryStore):
         super()._open_check()
 
 
+class SplicesCorruptData(MemoryStore):
+    """export_chunks() copies each session's stored bytes into the document unchecked, as
+    the reference stores once did: a corrupt session makes a "document" that is not JSON,
+    and a backup written from it replaces the good one (breaks EXPORT-3)."""
+
+    async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
+        with self._lock:
+            self._open_check()
+            now = self._now()
+            live = [r for r in self._records.values() if r.is_live(now)]
+        empty = {"format": FORMAT, "format_version": FORMAT_VERSION, "exported_at": format_ms(now)}
+        yield orjson.dumps({**empty, "sessions": []})[: -len(b"]}")]  # ends in "sessions":[
+        for index, record in enumerate(live):
+            fields = record_to_export(record._replace(data=b"{}")).model_dump_json().encode()
+            spliced = fields.replace(b'"data":{}', b'"data":' + record.data, 1)
+            yield (b"," if index else b"") + spliced
+        yield b"]}"
+
+
 #: Where ListingStopsAtPageLimit's key scan stops, as some key-value libraries' do.
 SCAN_LIMIT = 10_000
 
@@ -436,6 +461,7 @@ GALLERY: list[Mutant] = [
     Mutant(TtlFloorSeconds, ("TTL-1", "TTL-2")),
     Mutant(NanAsNull, ("VAL-3",)),
     Mutant(LeaksDriverErrors, ("ERR-4",)),
+    Mutant(SplicesCorruptData, ("EXPORT-3",)),
     Mutant(ListingStopsAtPageLimit, ("COUNT-1", "LIST-2"), large=True),
     Mutant(WallClockExpiry, ("LIVE-4", "LIVE-1", "GET-1")),
 ]

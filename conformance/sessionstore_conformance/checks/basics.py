@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import orjson
+
 from sessionstore import (
     Capabilities,
     Limits,
@@ -786,6 +788,34 @@ async def check_corrupt_data(ctx: Ctx) -> None:
         ("ERR-2", "ERR-3"),
         f"a touch that raised CorruptSession moved the expiry to {repaired.expires_at}",
     )
+
+
+@check("EXPORT-3", "ERR-3", requires=("corrupt_for_testing",))
+async def check_export_refuses_corrupt_data(ctx: Ctx) -> None:
+    """An export with a corrupt session among good ones raises CorruptSession: export()
+    returns no document, and export_chunks() never completes one (so a backup written
+    from it is discarded, not put in place of the last good one)."""
+    from sessionstore import CorruptSession
+
+    store = ctx.store
+    for name in ("a", "m", "z"):
+        await store.create({"name": name}, id=f"{name}x")
+    corrupt: Any = getattr(store, "corrupt_for_testing")  # noqa: B009 - an optional hook
+    await corrupt("mx")
+    with expect_raises(CorruptSession, ("EXPORT-3", "ERR-3"), "export() of a corrupt session"):
+        await store.export()
+    chunks = getattr(store, "export_chunks", None)
+    if chunks is None:
+        return
+    pieces: list[bytes] = []
+    with expect_raises(CorruptSession, "EXPORT-3", "export_chunks() of a corrupt session"):
+        async for piece in chunks():
+            pieces.append(piece)
+    try:
+        orjson.loads(b"".join(pieces))
+    except orjson.JSONDecodeError:
+        return  # a part of a document, as EXPORT-3 allows
+    raise ClauseViolation(("EXPORT-3",), "export_chunks() completed a document, then raised")
 
 
 @check("ERR-4", requires=("disconnect_for_testing",))

@@ -11,9 +11,12 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionConflict
 
 from ..errors import ClauseViolation, expect, expect_raises
+from ..schemas import export_errors
 from .helpers import expect_unchanged, returns, snapshot
 from .registry import Ctx, check
 
@@ -430,3 +433,29 @@ async def check_bounds_are_inclusive(ctx: Ctx) -> None:
         "VAL-7",
         "delete with the current expected_version returned False",
     )
+
+
+@check("EXPORT-1", "VAL-1", "VAL-7")
+async def check_accepted_extremes_export(ctx: Ctx) -> None:
+    """A session at the extremes the store accepts — its longest id and owner, its
+    longest ttl, an owner of control, non-BMP and line-separator characters, the largest
+    and smallest floats — appears in a valid export document, streamed or whole: every
+    session a store accepts can be exported (Validation limits, EXPORT-1)."""
+    store, limits = ctx.store, ctx.store.limits
+    owner = ("\x00\u2028\U0001f600ü" * limits.max_owner_length)[: limits.max_owner_length]
+    data = {"max": 1.7976931348623157e308, "tiny": 5e-324, "int": -(2**53 - 1), "s": owner}
+    made = await store.create(data, id="i" * limits.max_id_length, owner=owner, ttl=limits.max_ttl)
+    chunks = getattr(store, "export_chunks", None)
+    texts = {"export()": (await store.export()).to_json()}
+    if chunks is not None:
+        texts["export_chunks()"] = b"".join([piece async for piece in chunks()])
+    for how, text in texts.items():
+        document = orjson.loads(text)
+        problems = export_errors(document)
+        expect(not problems, "EXPORT-1", f"{how} of {made!r} is not valid: {problems[:3]}")
+        (session,) = document["sessions"]
+        expect(
+            (session["id"], session["owner"], session["data"]) == (made.id, owner, data),
+            "EXPORT-1",
+            f"{how} changed the session: {session!r}",
+        )

@@ -34,6 +34,7 @@ from ..export import (
     record_to_export,
 )
 from ..importing import Chunks, collect_records, document_records
+from ..redaction import short_id
 from ..semantics import (
     Record,
     check_id,
@@ -151,7 +152,7 @@ class MemoryStore(ClosesOnExit):
             self._open_check()
             now = self._now()
             if self._live(session_id, now) is not None:
-                raise SessionExists(f"a live session with id {session_id!r} exists")
+                raise SessionExists(f"a live session with id {short_id(session_id)} exists")
             record = Record(
                 session_id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner
             )
@@ -368,7 +369,7 @@ class MemoryStore(ClosesOnExit):
     def _require(self, session_id: str, now: int, owner: str | None) -> Record:
         record = self._live(session_id, now, owner)
         if record is None:
-            raise SessionNotFound(f"no live session with id {session_id!r}")
+            raise SessionNotFound(f"no live session with id {short_id(session_id)}")
         return record
 
     def _written(self, current: Record, encoded: bytes, now: int, ttl: TTL | None) -> Record:

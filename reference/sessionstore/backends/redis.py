@@ -84,6 +84,7 @@ from ..export import (
 )
 from ..importing import Chunks, read_export, text_chunks
 from ..options import positive_seconds
+from ..redaction import short_id
 from ..semantics import (
     Record,
     check_id,
@@ -179,7 +180,9 @@ def parse_session(session_id: str, raw: bytes) -> tuple[Record, bytes]:
             owner or None,
         )
     except (ValueError, UnicodeDecodeError):
-        raise CorruptSession(f"session {session_id!r}: the stored value does not parse") from None
+        raise CorruptSession(
+            f"session {short_id(session_id)} is corrupt: its stored value does not parse"
+        ) from None
     return record, generation
 
 
@@ -410,7 +413,7 @@ class RedisStore(ClosesOnExit):
             self._pxat(expires),
         )
         if not made:
-            raise SessionExists(f"a live session with id {session_id!r} exists")
+            raise SessionExists(f"a live session with id {short_id(session_id)} exists")
         return Session.from_ms(session_id, copy, 1, now, now, expires, owner)
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
@@ -461,11 +464,11 @@ class RedisStore(ClosesOnExit):
     ) -> Session:
         status = result[0]
         if status == 0:
-            raise SessionNotFound(f"no live session with id {id!r}")
+            raise SessionNotFound(f"no live session with id {short_id(id)}")
         if status == -1:
             actual = int(result[1])
             raise VersionConflict(
-                f"session {id!r} is at version {actual}, not {expected}",
+                f"session {short_id(id)} is at version {actual}, not {expected}",
                 expected=expected or 0,
                 actual=actual,
             )
@@ -492,7 +495,7 @@ class RedisStore(ClosesOnExit):
             raw = await self._guarded(_command(self._client, "GET", key))
             current, generation = (None, b"") if raw is None else parse_session(id, raw)
             if current is None or not current.is_live(self._now()) or not current.visible_to(owner):
-                raise SessionNotFound(f"no live session with id {id!r}")
+                raise SessionNotFound(f"no live session with id {short_id(id)}")
             encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
             now = self._now()  # the write is the linearization point: its own now
             expires = None if ttl_ms is None else now + ttl_ms
@@ -513,7 +516,7 @@ class RedisStore(ClosesOnExit):
             if attempt >= 2:  # contention: back off a little, with jitter
                 await asyncio.sleep(random.uniform(0, min(0.02, 0.0005 * 2**attempt)))
         raise StoreUnavailable(
-            f"{self._where}: update of {id!r} gave up after {UPDATE_ATTEMPTS} conflicting writes"
+            f"{self._where}: update of {short_id(id)} gave up after {UPDATE_ATTEMPTS} conflicting writes"
         )
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
@@ -527,9 +530,11 @@ class RedisStore(ClosesOnExit):
             "touch", (key, self._exp), id, now, expires, owner or "", self._pxat(expires)
         )
         if result[0] == 0:
-            raise SessionNotFound(f"no live session with id {id!r}")
+            raise SessionNotFound(f"no live session with id {short_id(id)}")
         if result[0] == -2:
-            raise CorruptSession(f"session {id!r}: stored data is not a JSON object")
+            raise CorruptSession(
+                f"session {short_id(id)} is corrupt: its stored data is not a JSON object"
+            )
         _, data, version, created, updated, old_expires, stored_owner, generation = result
         try:
             copy = decode_data(data, id)
@@ -566,7 +571,7 @@ class RedisStore(ClosesOnExit):
         if result[0] == -1:
             actual = int(result[1])
             raise VersionConflict(
-                f"session {id!r} is at version {actual}, not {expected_version}",
+                f"session {short_id(id)} is at version {actual}, not {expected_version}",
                 expected=expected_version or 0,
                 actual=actual,
             )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import re
 import sqlite3
 import threading
@@ -51,6 +52,7 @@ from ..export import (
 )
 from ..importing import Chunks, read_export, text_chunks
 from ..options import positive_seconds, whole_mib
+from ..redaction import short_id
 from ..semantics import (
     Record,
     check_id,
@@ -211,6 +213,15 @@ class _Busy(Exception):
     """Another connection holds the lock; the caller waits without blocking the loop."""
 
 
+def create_private(path: Path) -> None:
+    """Create the database file with mode 0600 when it does not exist yet, whatever the
+    umask: it holds sessions, like the backup. SQLite gives the -wal and -shm files the
+    database file's mode, so all three are private. An existing file keeps the mode its
+    owner gave it: that is how to share the database with a group (chmod 0660)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SQLiteStore(ClosesOnExit):
     """Sessions in one SQLite file, in the table named by ``namespace``."""
 
@@ -281,6 +292,7 @@ class SQLiteStore(ClosesOnExit):
         """Connect, set up WAL and the schema (waiting asynchronously for locks)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=0
             )
@@ -451,7 +463,7 @@ class SQLiteStore(ClosesOnExit):
     def _require(self, db: sqlite3.Cursor, now: int, session_id: str, owner: str | None) -> Record:
         record = self._fetch(db, now, session_id, owner)
         if record is None:
-            raise SessionNotFound(f"no live session with id {session_id!r}")
+            raise SessionNotFound(f"no live session with id {short_id(session_id)}")
         return record
 
     def _store(self, db: sqlite3.Cursor, record: Record) -> None:
@@ -523,7 +535,7 @@ class SQLiteStore(ClosesOnExit):
         owner: str | None,
     ) -> Session:
         if self._fetch(db, now, id) is not None:
-            raise SessionExists(f"a live session with id {id!r} exists")
+            raise SessionExists(f"a live session with id {short_id(id)} exists")
         record = Record(id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner)
         self._store(db, record)
         return record.to_session(copy)
