@@ -154,11 +154,13 @@ _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 def _byte_offset(text: memoryview, chars: int) -> int:
     """The byte offset in UTF-8 ``text`` of character ``chars`` (orjson's error position
     counts characters), at most ``len(text)``: the least offset with ``chars`` characters
-    before it, past any continuation bytes of the last one."""
-    offset = chars
+    before it, past any continuation bytes of the last one. Each pass counts the
+    continuation bytes of the part not yet counted, so the whole costs one pass."""
+    offset, counted, extra = chars, 0, 0
     while offset < len(text):
-        head = text[:offset].tobytes()
-        width = chars + len(head) - len(head.translate(None, _CONTINUATION_BYTES))
+        piece = text[counted:offset].tobytes()
+        extra += len(piece) - len(piece.translate(None, _CONTINUATION_BYTES))
+        counted, width = offset, chars + extra
         if width == offset:
             break
         offset = width
@@ -192,7 +194,13 @@ async def _pieces(chunks: Chunks) -> AsyncGenerator[bytes, None]:
 
 
 class _Buffer:
-    """The unread text: ``data[pos:]``, refilled from the source a chunk at a time."""
+    """The unread text: ``data[pos:]``, refilled from the source.
+
+    A refill at least doubles the unread text (or reaches the end of it): a reader that
+    looks at all of it again after each refill (a value longer than a chunk, a line
+    without its newline yet) then reads every byte a bounded number of times, and the
+    buffer is rebuilt once per doubling, not once per chunk (IMPORT-7: linear in the
+    size of the text, a single huge value included)."""
 
     def __init__(self, source: AsyncIterator[bytes]) -> None:
         self.data = b""
@@ -202,19 +210,25 @@ class _Buffer:
         self._source = source
 
     async def fill(self) -> bool:
-        """Append the next chunk; False when the text has ended."""
+        """Read on; False when the text has ended."""
         if self.eof:
             return False
-        chunk = await anext(self._source, None)
-        if chunk is None:
-            self.eof, tail, self._held = True, self._held, b""
-        elif not isinstance(chunk, (bytes, bytearray, memoryview)):
-            raise InvalidSession(f"import chunks must be bytes, not {type(chunk).__name__}")
-        else:
-            joined = self._held + bytes(chunk)
-            cut = _utf8_cut(joined)
-            tail, self._held = joined[:cut], joined[cut:]
-        self.data = self.data[self.pos :] + tail
+        unread = len(self.data) - self.pos
+        pieces = [self._held]
+        size = 0  # bytes read now
+        while size == 0 or size < unread:
+            chunk = await anext(self._source, None)
+            if chunk is None:
+                self.eof = True
+                break
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                raise InvalidSession(f"import chunks must be bytes, not {type(chunk).__name__}")
+            pieces.append(bytes(chunk))
+            size += len(chunk)
+        joined = b"".join(pieces)
+        cut = len(joined) if self.eof else _utf8_cut(joined)
+        self._held = joined[cut:]
+        self.data = self.data[self.pos :] + joined[:cut]
         self.pos = 0
         return True
 
@@ -488,9 +502,8 @@ class _Reader:
                     return value
                 if end == 0:  # e.g. bytes that are not UTF-8: no extension helps
                     raise _not_json(exc) from None
-            if len(view) < len(rest):
-                window *= 2
-            elif not await buf.fill():
+            window = 2 * len(view)  # show it twice as much next time: linear in all
+            if len(view) == len(rest) and not await buf.fill():
                 value = _loads(view)  # the end of the text: a value, or the parser's error
                 buf.pos += len(view)
                 return value
