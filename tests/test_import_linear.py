@@ -29,7 +29,9 @@ FIELDS = f'"version":1,"created_at":{STAMP},"updated_at":{STAMP},"expires_at":nu
 
 def canonical(blob: int) -> bytes:
     """The layout export_chunks writes, one record holding a string of ``blob`` bytes."""
-    head = f'{{"format":"sessionstore-export","format_version":1,"exported_at":{STAMP},"sessions":[\n'
+    head = (
+        f'{{"format":"sessionstore-export","format_version":1,"exported_at":{STAMP},"sessions":[\n'
+    )
     record = f'{{"id":"big","data":{{"blob":"{"x" * blob}"}},{FIELDS}}}'
     return (head + record + ",\n" + f'{{"id":"small","data":{{}},{FIELDS}}}' + "\n]}").encode()
 

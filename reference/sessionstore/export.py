@@ -7,6 +7,7 @@ validates a whole document before any store is touched (IMPORT-1) and turns it i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -139,6 +140,7 @@ async def chunked_document(
         if batch:
             yield (b"\n" if first else b",\n") + b",\n".join(record_json(r) for r in batch)
             first = False
+        await asyncio.sleep(0)  # a batch at a time: the event loop runs between them
     yield b"\n]}"
 
 
@@ -151,6 +153,21 @@ def record_to_export(record: Record) -> SessionRecord:
         updated_at=from_ms(record.updated_ms),
         expires_at=None if record.expires_ms is None else from_ms(record.expires_ms),
         owner=record.owner,
+    )
+
+
+async def export_document(exported_ms: int, batches: AsyncIterator[list[Record]]) -> ExportDocument:
+    """The export document (EXPORT-1) of the records in ``batches``, converted a batch
+    at a time: the event loop runs between batches, not only after the whole store."""
+    sessions: list[SessionRecord] = []
+    async for batch in batches:
+        sessions += map(record_to_export, batch)
+        await asyncio.sleep(0)
+    return ExportDocument(
+        format=FORMAT,
+        format_version=FORMAT_VERSION,
+        exported_at=from_ms(exported_ms),
+        sessions=sessions,
     )
 
 
