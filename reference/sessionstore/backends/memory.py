@@ -52,6 +52,7 @@ from ..semantics import (
     kept,
     new_id,
     now_ms_function,
+    sessions_of,
     ttl_to_ms,
 )
 from ..values import (
@@ -292,7 +293,7 @@ class MemoryStore(ClosesOnExit):
                 and len(found) == limit
                 and self._records.bisect_right(last) < len(self._records)
             )
-        return Page([r.to_session() for r in found], last if more else None)
+        return Page(await sessions_of(found), last if more else None)
 
     async def count(self) -> int:
         with self._lock:

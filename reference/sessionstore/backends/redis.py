@@ -91,6 +91,7 @@ from ..semantics import (
     encode_checked,
     new_id,
     now_ms_function,
+    sessions_of,
     ttl_to_ms,
     visible,
 )
@@ -583,7 +584,7 @@ class RedisStore(ClosesOnExit):
             self._now(),
             limit + LIST_SCAN_EXTRA,
         )
-        sessions = [r.to_session() for r in _records(flat[1:])]
+        sessions = await sessions_of(_records(flat[1:]))
         return Page(sessions, flat[0].decode() or None)
 
     async def count(self) -> int:

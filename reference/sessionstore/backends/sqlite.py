@@ -63,6 +63,7 @@ from ..semantics import (
     encode_checked,
     new_id,
     now_ms_function,
+    sessions_of,
     ttl_to_ms,
     visible,
 )
@@ -765,7 +766,7 @@ class SQLiteStore(ClosesOnExit):
         records = await self._read(work)
         more = len(records) > limit
         page = records[:limit]
-        return Page([r.to_session() for r in page], page[-1].id if more else None)
+        return Page(await sessions_of(page), page[-1].id if more else None)
 
     async def count(self) -> int:
         def work(db: sqlite3.Cursor, now: int) -> int:
