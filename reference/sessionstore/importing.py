@@ -261,8 +261,8 @@ _HEADER_LIMIT = 4096
 #: shown for valid UTF-8, so showing it the whole buffer for each value would cost more.
 _WINDOW = 16384
 #: Bytes of records read per run on the fast path, between which the event loop runs:
-#: about 300 sessions of 700 bytes, a few ms of work.
-_RUN = 1 << 18
+#: about 90 sessions of 700 bytes, a few ms of work.
+_RUN = 1 << 16
 #: Bytes of records parsed by one orjson call: a dozen sessions. One call per record
 #: copied each out of the text first; one per run held a thousand parsed at once, and was
 #: slower still (their objects no longer fit the CPU's caches).
