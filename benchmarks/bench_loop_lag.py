@@ -128,6 +128,7 @@ async def probed() -> AsyncIterator[dict[str, float]]:
             wall, cpu = max(wall, now - last), max(cpu, now_cpu - last_cpu)
             last, last_cpu = now, now_cpu
 
+    gc.collect()  # the garbage of earlier operations is not this one's pause
     task = asyncio.create_task(probe())
     await asyncio.sleep(0.005)  # the probe is running
     COLLECTIONS.longest = 0.0
