@@ -73,14 +73,12 @@ from ..errors import (
     VersionConflict,
 )
 from ..export import (
-    FORMAT,
-    FORMAT_VERSION,
     ExportDocument,
     check_on_conflict,
     chunked_document,
+    export_document,
     import_report,
     parse_export,
-    record_to_export,
 )
 from ..importing import Chunks, read_export, text_chunks
 from ..options import positive_seconds
@@ -93,9 +91,9 @@ from ..semantics import (
     check_version,
     decode_data,
     encode_checked,
-    from_ms,
     new_id,
     now_ms_function,
+    sessions_of,
     ttl_to_ms,
     visible,
 )
@@ -123,6 +121,8 @@ PURGE_BATCH = 1000
 LIST_SCAN_EXTRA = 1000
 #: Records an import sends to its staging list per command.
 IMPORT_BATCH = 1000
+#: Sessions of a whole-document export converted per step (the event loop runs between).
+EXPORT_BATCH = 1000
 #: Seconds a staging list survives a client that died in the middle of an import.
 STAGING_TTL_S = 3600
 DEFAULT_TIMEOUT_S = 5.0
@@ -590,7 +590,7 @@ class RedisStore(ClosesOnExit):
             self._now(),
             limit + LIST_SCAN_EXTRA,
         )
-        sessions = [r.to_session() for r in _records(flat[1:])]
+        sessions = await sessions_of(_records(flat[1:]))
         return Page(sessions, flat[0].decode() or None)
 
     async def count(self) -> int:
@@ -612,12 +612,12 @@ class RedisStore(ClosesOnExit):
     async def export(self) -> ExportDocument:
         now = self._now()
         flat = await self._run_bulk("export", (self._ids,), self._prefix, now)
-        return ExportDocument(
-            format=FORMAT,
-            format_version=FORMAT_VERSION,
-            exported_at=from_ms(now),
-            sessions=[record_to_export(r) for r in _records(flat)],
-        )
+
+        async def batches() -> AsyncIterator[Records]:  # a step per batch (issue 12)
+            for start in range(0, len(flat), 2 * EXPORT_BATCH):
+                yield _records(flat[start : start + 2 * EXPORT_BATCH])
+
+        return await export_document(now, batches())
 
     async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
         """EXPORT-2: one script copies the live sessions into a snapshot list on the

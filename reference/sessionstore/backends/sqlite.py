@@ -14,6 +14,10 @@ Built on the standard library's ``sqlite3``:
   the write lock, the store sleeps with ``asyncio.sleep`` and retries, so the event
   loop keeps running; after ``lock_timeout`` seconds it raises StoreUnavailable.
 * An index on ``expires_ms`` makes ``purge_expired`` cost O(expired) (PURGE-2).
+* Work proportional to the store (import, export, purge, count, stats) runs on a
+  connection of its own in a worker thread (sqlite3 lets other threads run while SQLite
+  works), so it never holds the event loop (issue 12); the store keeps such connections
+  for reuse. Transactions make it atomic across connections, as across processes.
 * Tables are per namespace (default ``sessions``), so applications can share a file;
   ``sessionstore_meta`` records each namespace's schema version for migrations.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -41,14 +46,12 @@ from ..errors import (
     StoreUnavailable,
 )
 from ..export import (
-    FORMAT,
-    FORMAT_VERSION,
     ExportDocument,
     check_on_conflict,
     chunked_document,
+    export_document,
     import_report,
     parse_export,
-    record_to_export,
 )
 from ..importing import Chunks, read_export, text_chunks
 from ..options import positive_seconds, whole_mib
@@ -61,9 +64,9 @@ from ..semantics import (
     check_version,
     decode_data,
     encode_checked,
-    from_ms,
     new_id,
     now_ms_function,
+    sessions_of,
     ttl_to_ms,
     visible,
 )
@@ -126,8 +129,8 @@ class _Staging:
     store's connection for the import (IMPORT-7): the store holds one batch in memory at a
     time, and filling the table takes no lock on the store's file."""
 
-    def __init__(self, store: SQLiteStore, table: str) -> None:
-        self._store = store
+    def __init__(self, run: _Runner, table: str) -> None:
+        self._run = run  # the import's own connection (SQLiteStore._aside)
         self._table = table
         # A private temporary database ('' in ATTACH): SQLite deletes its file on DETACH,
         # whole. A TEMP table had to be dropped page by page: 0.9 s of a 200,000-session
@@ -170,11 +173,11 @@ class _Staging:
         sql = f"INSERT INTO {self._name} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         # One transaction per batch, not one per row. A deferred BEGIN that touches only
         # the temporary database takes no lock on the store's file.
-        await self._store._retry("BEGIN", lambda db, now: db.executemany(sql, rows))
+        await self._run("BEGIN", lambda db, now: db.executemany(sql, rows))
 
     async def clear(self) -> None:
         self._count = 0
-        await self._store._read(lambda db, now: db.execute(f"DELETE FROM {self._name}"))
+        await self._run(None, lambda db, now: db.execute(f"DELETE FROM {self._name}"))
 
     def apply(self, db: sqlite3.Cursor, now: int, on_conflict: OnConflict) -> ImportReport:
         """Inside the store's write transaction: report (IMPORT-3, IMPORT-4, IMPORT-6) and
@@ -220,6 +223,32 @@ def create_private(path: Path) -> None:
     owner gave it: that is how to share the database with a group (chmod 0660)."""
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+_Batch = list[Record]  # (inside SQLiteStore, ``list`` is the method)
+#: ``run(begin, work, *args)``: work(db, now_ms, *args) on one connection (_aside).
+_Runner = Callable[..., Awaitable[Any]]
+
+
+class _Patience:
+    """Waiting out another connection's lock: sleeps (asynchronously) of 0.5 ms doubling
+    up to 20 ms, then StoreUnavailable once ``lock_timeout`` has passed."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._deadline: float | None = None
+        self._delay = 0.0005
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        self._deadline = self._deadline or now + self._store.lock_timeout
+        if now >= self._deadline:
+            raise StoreUnavailable(
+                f"SQLite store {self._store.path}: the database stayed locked for "
+                f"{self._store.lock_timeout:g} s"
+            ) from None
+        await asyncio.sleep(self._delay)
+        self._delay = min(self._delay * 2, 0.02)
 
 
 class SQLiteStore(ClosesOnExit):
@@ -276,6 +305,7 @@ class SQLiteStore(ClosesOnExit):
         #: Every statement goes through this one cursor: conn.execute makes a new cursor
         #: per call, a measurable part of a point read.
         self._db: sqlite3.Cursor | None = None
+        self._spares: list[sqlite3.Connection] = []  # idle side connections (_side)
         self._table = f'"{namespace}"'
         # Reads of one session: the id is known, so one column less to convert.
         self._sql_fetch = (
@@ -402,21 +432,12 @@ class SQLiteStore(ClosesOnExit):
     async def _retry(self, begin: str | None, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(db, now_ms, *args)`` (in a transaction opened by the statement
         ``begin``, if any); on a busy lock, wait (asynchronously) and retry."""
-        deadline = None
-        delay = 0.0005
+        patience = _Patience(self)
         while True:
             try:
                 return self._attempt(begin, work, *args)
             except _Busy:
-                now = time.monotonic()
-                deadline = deadline or now + self.lock_timeout
-                if now >= deadline:
-                    raise StoreUnavailable(
-                        f"SQLite store {self.path}: the database stayed locked for "
-                        f"{self.lock_timeout:g} s"
-                    ) from None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.02)
+                await patience.wait()
 
     def _attempt(self, begin: str | None, work: Callable[..., T], *args: Any) -> T:
         # This runs on every operation, so it is one frame: the work and its arguments are
@@ -436,13 +457,15 @@ class SQLiteStore(ClosesOnExit):
                 db.execute("COMMIT")
                 return result
             except sqlite3.Error as exc:
-                _roll_back(conn)
-                if _is_busy(exc):
-                    raise _Busy from exc
-                raise self._translate(exc) from exc
+                raise self._failed(conn, exc) from exc
             except BaseException:
                 _roll_back(conn)
                 raise
+
+    def _failed(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> Exception:
+        """What a failed attempt raises, once its transaction is rolled back."""
+        _roll_back(conn)
+        return _Busy() if _is_busy(exc) else self._translate(exc)
 
     def _write(self, work: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]:
         """``work(db, now_ms, *args)`` inside one BEGIN IMMEDIATE transaction."""
@@ -451,6 +474,82 @@ class SQLiteStore(ClosesOnExit):
     def _read(self, work: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]:
         """``work(db, now_ms, *args)``, outside a transaction (each statement is atomic)."""
         return self._retry(None, work, *args)
+
+    # --- work in a thread, on a connection of its own ---------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _side(self) -> AsyncIterator[sqlite3.Connection]:
+        """A connection of its own for work proportional to the store, kept for reuse
+        when the work ends well (closed otherwise: it may be mid-transaction)."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreUnavailable("the store is closed")
+            try:
+                self._conn.in_transaction  # noqa: B018 (raises once the connection is gone)
+            except sqlite3.ProgrammingError as exc:
+                raise self._translate(exc) from exc
+            conn = self._spares.pop() if self._spares else None
+        if conn is None:
+            conn = await asyncio.to_thread(self._connect_side)
+        try:
+            yield conn
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            if self._conn is None:
+                conn.close()
+            else:
+                self._spares.append(conn)
+
+    def _connect_side(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=0
+            )
+            conn.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
+            conn.execute(f"PRAGMA mmap_size={self.mmap_mb * 1024 * 1024}")
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        return conn
+
+    async def _aside(
+        self, conn: sqlite3.Connection, begin: str | None, work: Callable[..., T], *args: Any
+    ) -> T:
+        """_retry for a side connection (_side): each attempt in a worker thread. A
+        cancelled caller still waits for the attempt in flight: the thread cannot be
+        stopped, and the connection must be idle before it is closed."""
+        patience = _Patience(self)
+        while True:
+            attempt = asyncio.ensure_future(
+                asyncio.to_thread(self._attempt_on, conn, begin, work, *args)
+            )
+            try:
+                return await asyncio.shield(attempt)
+            except _Busy:
+                await patience.wait()
+            except asyncio.CancelledError:
+                await asyncio.wait([attempt])
+                raise
+
+    def _attempt_on(
+        self, conn: sqlite3.Connection, begin: str | None, work: Callable[..., T], *args: Any
+    ) -> T:
+        if self._conn is None:  # closed meanwhile (CLOSE-2)
+            raise StoreUnavailable("the store is closed")
+        db = conn.cursor()
+        try:
+            if begin is None:
+                return work(db, self._now(), *args)
+            db.execute(begin)
+            result = work(db, self._now(), *args)
+            db.execute("COMMIT")
+            return result
+        except sqlite3.Error as exc:
+            raise self._failed(conn, exc) from exc
+        except BaseException:
+            _roll_back(conn)
+            raise
 
     # --- rows -------------------------------------------------------------------------------
 
@@ -678,7 +777,7 @@ class SQLiteStore(ClosesOnExit):
         records = await self._read(work)
         more = len(records) > limit
         page = records[:limit]
-        return Page([r.to_session() for r in page], page[-1].id if more else None)
+        return Page(await sessions_of(page), page[-1].id if more else None)
 
     async def count(self) -> int:
         def work(db: sqlite3.Cursor, now: int) -> int:
@@ -688,13 +787,15 @@ class SQLiteStore(ClosesOnExit):
             ).fetchone()[0]
             return int(total - expired)
 
-        # Both counts in one read transaction, so they see the same snapshot.
-        return await self._retry("BEGIN", work)
+        # Both counts in one read transaction, so they see the same snapshot; count(*)
+        # reads every page of the table: in a thread.
+        async with self._side() as conn:
+            return await self._aside(conn, "BEGIN", work)
 
     async def purge_expired(self) -> int:
-        """Delete expired rows in short transactions of PURGE_BATCH rows, yielding to the
-        event loop (and to other writers) between them: a purge of 100,000 rows would
-        otherwise hold the loop and the write lock for seconds."""
+        """Delete expired rows in short transactions of PURGE_BATCH rows, letting other
+        writers in between them: a purge of 100,000 rows would otherwise hold the write
+        lock for seconds. In a thread, with the checkpoints its commits trigger."""
 
         def batch(db: sqlite3.Cursor, now: int) -> int:
             return db.execute(
@@ -704,54 +805,47 @@ class SQLiteStore(ClosesOnExit):
             ).rowcount
 
         removed = 0
-        while True:
-            done = await self._write(batch)
-            removed += done
-            if done < PURGE_BATCH:
-                return removed
-            await asyncio.sleep(0)
+        async with self._side() as conn:
+            while True:
+                done = await self._aside(conn, _WRITE, batch)
+                removed += done
+                if done < PURGE_BATCH:
+                    return removed
 
     async def export(self) -> ExportDocument:
-        def work(db: sqlite3.Cursor, now: int) -> tuple[int, list[Record]]:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM {self._table} WHERE {_LIVE} ORDER BY id", (now,)
-            ).fetchall()
-            return now, [Record(*row) for row in rows]
-
-        now, records = await self._read(work)
-        return ExportDocument(
-            format=FORMAT,
-            format_version=FORMAT_VERSION,
-            exported_at=from_ms(now),
-            sessions=[record_to_export(r) for r in records],
-        )
+        async with self._snapshot(1000) as (now, batches):
+            return await export_document(now, batches)
 
     async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
         """EXPORT-2: the export document in pieces, read in one snapshot (a read
         transaction on a connection of its own, so the store's other calls go on)."""
-        if self._conn is None:
-            raise StoreUnavailable("the store is closed")
-        reader = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=0
-        )
-        try:
-            reader.execute("BEGIN")
-            now = self._now()
-            cursor = reader.execute(
-                f"SELECT {_COLUMNS} FROM {self._table} WHERE {_LIVE} ORDER BY id", (now,)
-            )
-
-            async def batches() -> AsyncIterator[list[Record]]:
-                while rows := cursor.fetchmany(chunk_size):
-                    yield [Record(*row) for row in rows]
-                    await asyncio.sleep(0)  # let the loop serve others between chunks
-
-            async for piece in chunked_document(now, batches()):
+        async with self._snapshot(chunk_size) as (now, batches):
+            async for piece in chunked_document(now, batches):
                 yield piece
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
-        finally:
-            reader.close()
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self, chunk_size: int) -> AsyncIterator[tuple[int, AsyncIterator[_Batch]]]:
+        """The live sessions at one instant (EXPORT-1): a read transaction on a side
+        connection, read ``chunk_size`` rows at a time in a worker thread."""
+        async with self._side() as conn:
+
+            def start(db: sqlite3.Cursor, now: int) -> tuple[int, sqlite3.Cursor]:
+                db.execute("BEGIN")
+                sql = f"SELECT {_COLUMNS} FROM {self._table} WHERE {_LIVE} ORDER BY id"
+                return now, db.execute(sql, (now,))
+
+            async def batches() -> AsyncIterator[_Batch]:
+                try:
+                    while rows := await asyncio.to_thread(cursor.fetchmany, chunk_size):
+                        yield [Record(*row) for row in rows]
+                except sqlite3.Error as exc:
+                    raise self._translate(exc) from exc
+
+            now, cursor = await self._aside(conn, None, start)
+            try:
+                yield now, batches()
+            finally:
+                _roll_back(conn)  # the end of the read transaction
 
     async def import_(
         self,
@@ -780,20 +874,26 @@ class SQLiteStore(ClosesOnExit):
     ) -> ImportReport:
         """Stage the records with ``fill``, then apply them in one transaction: the write
         lock is held only for that, not while the document is read."""
-        staging = _Staging(self, self._table)
-        await self._read(staging.create)
-        try:
-            await fill(staging)
-            return await self._write(staging.apply, on_conflict)
-        finally:
-            with contextlib.suppress(StoreUnavailable):
-                await self._read(staging.drop)
+        async with self._side() as conn:
+            run = functools.partial(self._aside, conn)
+            staging = _Staging(run, self._table)
+            await run(None, staging.create)
+            try:
+                await fill(staging)
+                report: ImportReport = await run(_WRITE, staging.apply, on_conflict)
+                return report
+            finally:
+                with contextlib.suppress(StoreUnavailable):
+                    await run(None, staging.drop)
 
     async def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = self._db = None
+            for spare in self._spares:
+                spare.close()
+            self._spares.clear()
 
     async def stats(self) -> dict[str, Any]:
         """For operators: rows held (live or not yet purged), and the file's size."""
@@ -805,7 +905,8 @@ class SQLiteStore(ClosesOnExit):
             ).fetchone()[0]
             return int(stored), int(expired)
 
-        stored, expired = await self._read(work)
+        async with self._side() as conn:
+            stored, expired = await self._aside(conn, "BEGIN", work)
         files = [self.path, self.path.with_name(self.path.name + "-wal")]
         size = sum(f.stat().st_size for f in files if f.exists())
         return {

@@ -1,0 +1,192 @@
+"""Work proportional to the store never holds the event loop in one piece (issue 12,
+item 3).
+
+Structural, not a speed limit: a ticker task beside the operation awaits
+``asyncio.sleep(0)`` in a loop and records how many times it ran and the longest stretch
+between two of its runs. An operation that yields a batch at a time (or waits for a
+thread) lets it run throughout: many ticks, and no stretch longer than a fraction of the
+whole operation. One that does all its work in one piece starves it: no tick, or one
+stretch as long as the operation. The fraction is generous (a third), and each
+operation gets three tries, so a pause of a loaded machine does not fail it; work done
+in one piece fails all three. benchmarks/bench_loop_lag.py measures the gaps in ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionstore import SessionService, open_store
+from sessionstore.backends.sqlite import SQLiteStore
+from sessionstore.contract import SessionStore
+from sessionstore.export import format_ms
+from sessionstore.transfer import import_file, write_export
+from sessionstore_conformance import FakeClock
+
+pytestmark = pytest.mark.anyio
+
+N = 20_000
+TRIES = 3
+#: The longest stretch without a tick, as a share of the operation's duration.
+SHARE = 1 / 3
+DATA = (
+    '{"user":"ada","cart":['
+    + ",".join(f'{{"sku":"SKU-{i:04d}","qty":2}}' for i in range(12))
+    + "]}"
+)
+
+
+def document(n: int, now_ms: int, expires_ms: int | None = None, prefix: str = "s") -> bytes:
+    """An export document of ``n`` sessions, on a line each (as export_chunks writes)."""
+    stamp = f'"{format_ms(now_ms - 1000)}"'
+    expires = "null" if expires_ms is None else f'"{format_ms(expires_ms)}"'
+    records = ",\n".join(
+        f'{{"id":"{prefix}{i:06d}","data":{DATA},"version":1,"created_at":{stamp},'
+        f'"updated_at":{stamp},"expires_at":{expires},"owner":null}}'
+        for i in range(n)
+    )
+    head = (
+        f'{{"format":"sessionstore-export","format_version":1,"exported_at":{stamp},"sessions":[\n'
+    )
+    return (head + records + "\n]}").encode()
+
+
+class Ticker:
+    """A task beside the operation: its ticks, and the longest stretch without one."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.longest = 0.0
+        self.seconds = 0.0
+
+    @contextlib.asynccontextmanager
+    async def beside(self) -> AsyncIterator[None]:
+        running = True
+
+        async def tick() -> None:
+            last = time.perf_counter()
+            while running:
+                await asyncio.sleep(0)
+                now = time.perf_counter()
+                self.ticks += 1
+                self.longest = max(self.longest, now - last)
+                last = now
+
+        task = asyncio.create_task(tick())
+        await asyncio.sleep(0)  # the ticker has started
+        self.ticks, self.longest = 0, 0.0
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds = time.perf_counter() - start
+            ticks = self.ticks  # those after the end do not count
+            running = False
+            await task  # its last wake-up ends the stretch that the operation held
+            self.ticks = ticks
+
+    def starved(self, share: float = SHARE) -> str | None:
+        if self.ticks == 0:
+            return "no other task ran during it"
+        if self.longest > share * self.seconds:
+            return (
+                f"one stretch of {self.longest * 1000:.0f} ms out of {self.seconds * 1000:.0f} ms"
+            )
+        return None
+
+
+async def runs_beside_others(work: Callable[[], Awaitable[Any]], share: float = SHARE) -> None:
+    """``work()`` lets a concurrent task run throughout, in one of TRIES runs."""
+    verdicts = []
+    for _ in range(TRIES):
+        ticker = Ticker()
+        async with ticker.beside():
+            await work()
+        verdict = ticker.starved(share)
+        if verdict is None:
+            return
+        verdicts.append(verdict)
+    pytest.fail("the event loop was held: " + "; ".join(verdicts))
+
+
+Store = tuple[SessionStore, FakeClock]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def full(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store holding N live sessions, on a FakeClock."""
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/s.db"
+    clock = FakeClock()
+    async with open_store(url, clock=clock) as store:
+        await store.import_(document(N, clock.ms))
+        yield store, clock
+
+
+async def test_export_as_a_whole_document(full: Store) -> None:
+    await runs_beside_others(full[0].export)
+
+
+async def test_streamed_export(full: Store, tmp_path: Path) -> None:
+    with (tmp_path / "out.json").open("wb") as out:
+        await runs_beside_others(lambda: write_export(full[0], out))
+
+
+async def test_service_backup(full: Store, tmp_path: Path) -> None:
+    service = SessionService(full[0], backup_path=tmp_path / "backup.json")
+
+    async def backup() -> None:
+        assert await service.backup()
+
+    await runs_beside_others(backup)
+
+
+async def test_purge_of_many_expired(full: Store) -> None:
+    store, clock = full
+    verdicts = []
+    for attempt in range(TRIES):
+        await store.import_(document(N, clock.ms, clock.ms + 1000, prefix=f"x{attempt}-"))
+        clock.advance(2000)
+        ticker = Ticker()
+        async with ticker.beside():
+            assert await store.purge_expired() == N
+        verdict = ticker.starved()
+        if verdict is None:
+            return
+        verdicts.append(verdict)
+    pytest.fail("the event loop was held: " + "; ".join(verdicts))
+
+
+async def test_counting_a_large_sqlite_store(full: Store) -> None:
+    store, _ = full
+    if not isinstance(store, SQLiteStore):
+        pytest.skip("the memory store counts in O(1)")
+    ticker = Ticker()
+    async with ticker.beside():
+        assert await store.count() == N
+    assert ticker.ticks > 0, "count held the event loop while SQLite counted every row"
+
+
+@pytest.mark.parametrize("how", ["import_file", "replace", "restore"])
+async def test_streamed_import_into_sqlite(how: str, tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_bytes(document(N, FakeClock().ms))
+    made = iter(range(TRIES))
+
+    async def run() -> None:
+        async with open_store(f"sqlite:///{tmp_path}/{next(made)}.db", clock=FakeClock()) as store:
+            if how == "restore":
+                assert await SessionService(store, backup_path=source).restore() == N
+                return
+            if how == "replace":
+                await import_file(store, source)
+            await import_file(store, source, on_conflict="replace" if how == "replace" else "error")
+
+    # The reading is most of an import, so the step that applies it is held to a
+    # tighter share: one piece of 1/10 of the whole is already 2,000 sessions.
+    await runs_beside_others(run, share=1 / 10)
