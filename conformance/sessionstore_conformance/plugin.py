@@ -23,6 +23,7 @@ import pytest
 from .checks import REGISTRY, Check
 from .driver import Driver
 from .errors import UsageError
+from .latency import TIERS, Budgets, parse_budgets
 from .profiles import CHECK_TIMEOUT, PROFILES
 from .report import console, failures, render_terminal
 from .runner import CheckResult, Options, Report, Session, make_report
@@ -102,6 +103,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="A MUST clause left unknown (not verified) fails the run: for CI.",
     )
+    group.addoption(
+        "--sessionstore-latency-tier",
+        choices=list(TIERS),
+        default=None,
+        help="The latency tier whose budgets apply (default: from the store's capabilities).",
+    )
+    group.addoption(
+        "--sessionstore-budget",
+        action="append",
+        default=[],
+        metavar="PCT=DURATION",
+        help="A latency budget in place of the tier's, e.g. p99=2ms; repeatable.",
+    )
+    group.addoption(
+        "--sessionstore-enforce-budgets",
+        action="store_true",
+        help="An operation over its latency budget fails its item and the run (default: xfail).",
+    )
     parser.addini("sessionstore", "conformance kit TARGET (as --sessionstore)", default=None)
 
 
@@ -118,8 +137,18 @@ def pytest_configure(config: pytest.Config) -> None:
             tolerance_ms=config.getoption("--sessionstore-tolerance-ms"),
             strict=config.getoption("--sessionstore-strict"),
             require_verified=config.getoption("--sessionstore-require-verified"),
+            budgets=_budgets(config),
+            enforce_budgets=config.getoption("--sessionstore-enforce-budgets"),
         )
         config.stash[_STATE] = _KitState(str(target), options)
+
+
+def _budgets(config: pytest.Config) -> Budgets:
+    try:
+        overrides = parse_budgets(config.getoption("--sessionstore-budget"))
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    return Budgets(config.getoption("--sessionstore-latency-tier"), overrides)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -155,7 +184,7 @@ class ConformanceItem(pytest.Item):
             if state.options.require_verified:
                 raise ConformanceFailure(result, 0)
             pytest.skip(f"not verified: {result.message}")
-        if result.non_strict and not state.options.strict:
+        if result.non_strict and not state.options.strict_about(result.blamed):
             pytest.xfail(f"SHOULD/MAY not met ({', '.join(result.blamed)}): {result.message}")
         if result.status == "failed":
             report = state.report()
