@@ -60,6 +60,8 @@ def test_broken_store_fails_with_counterexample(tmp_path: Path) -> None:
         (["run", "no_such_module_xyz:factory"], "cannot import"),
         (["run", "bogus://"], "unknown session store type"),
         (["run", "memory://", "--profile", "warp"], "Invalid value"),
+        (["run", "memory://", "--budget", "p98=1ms"], "expected PERCENTILE=DURATION"),
+        (["run", "memory://", "--latency-tier", "cloud"], "Invalid value"),
     ],
 )
 def test_bad_usage_exits_2(args: list[str], message: str) -> None:

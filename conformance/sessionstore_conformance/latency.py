@@ -184,8 +184,9 @@ class LatencyTable:
         ceilings = ", ".join(f"{p} ≤ {ms(s)}" for p, s in self.budgets.items())
         return f"tier {self.tier} (from {self.tier_source}): {ceilings or 'no budget'}"
 
-    def rows(self) -> list[list[str]]:
-        """The table's cells, below :data:`HEADER` (shared by every rendering)."""
+    def rows(self, only_over: bool = False) -> list[list[str]]:
+        """The table's cells, below :data:`HEADER` (shared by every rendering); with
+        ``only_over``, only the operations over a budget."""
         return [
             [
                 m.operation,
@@ -196,6 +197,7 @@ class LatencyTable:
                 "over: " + ", ".join(self.over(m)) if self.over(m) else "within",
             ]
             for m in self.operations
+            if self.over(m) or not only_over
         ]
 
     def to_json(self, enforced: bool) -> dict[str, Any]:
@@ -223,9 +225,9 @@ class LatencyTable:
             ],
         }
 
-    def text(self) -> str:
-        """The table as aligned plain text, its budgets first."""
-        lines = [HEADER, *self.rows()]
+    def text(self, only_over: bool = False) -> str:
+        """The table (or its rows over budget) as aligned plain text, its budgets first."""
+        lines = [HEADER, *self.rows(only_over)]
         widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
         body = [
             "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
