@@ -227,8 +227,7 @@ class Session:
         seed = options.seed
         if seed is None and not settings.derandomize:
             seed = random.SystemRandom().randrange(2**32)  # chosen here, so it can be replayed
-        harness = Harness(driver, factory, settings, options.profile, seed)
-        harness.budgets = options.budgets
+        harness = Harness(driver, factory, settings, options.profile, seed, budgets=options.budgets)
         if options.tolerance_ms is not None:
             harness.tolerance_ms = options.tolerance_ms
         return cls(harness, caps, store_type, hooks)
