@@ -124,12 +124,12 @@ def test_the_reference_memory_store_meets_its_budget_when_enforced() -> None:
     assert {c.clause.id: c.outcome for c in report.clauses}["PERF-1"] == "pass"
 
 
-def kit(tmp_path: Path, *args: str) -> tuple[int, str, dict[str, Any], ET.Element]:
-    """The CLI's latency check on the delayed store: exit code, output, JSON, JUnit."""
+def kit(tmp_path: Path, target: str, *args: str) -> tuple[int, str, dict[str, Any], ET.Element]:
+    """The CLI's latency check on ``target``: exit code, output, JSON, JUnit."""
     report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
     done = subprocess.run(
-        [sys.executable, "-m", "sessionstore_conformance.cli", "run", DELAYED, "--profile", "ci"]
+        [sys.executable, "-m", "sessionstore_conformance.cli", "run", target, "--profile", "ci"]
         + ["-k", "latency_budgets", "-q", "--json", str(report), "--junit", str(junit), *args],
         capture_output=True,
         text=True,
@@ -147,7 +147,7 @@ def perf_case(junit: ET.Element) -> ET.Element:
 
 
 def test_a_delayed_get_is_over_budget_advisory_unless_enforced(tmp_path: Path) -> None:
-    code, out, advisory, junit = kit(tmp_path)
+    code, out, advisory, junit = kit(tmp_path, DELAYED)
     assert code == 0, out
     perf = next(c for c in advisory["clauses"] if c["id"] == "PERF-1")
     assert perf["outcome"] == "non-strict"
@@ -159,7 +159,7 @@ def test_a_delayed_get_is_over_budget_advisory_unless_enforced(tmp_path: Path) -
     assert "advisory (--enforce-budgets fails such a run)" in out.strip().splitlines()[-1]
     assert perf_case(junit).find("skipped") is not None
 
-    code, out, enforced, junit = kit(tmp_path, "--enforce-budgets")
+    code, out, enforced, junit = kit(tmp_path, DELAYED, "--enforce-budgets")
     assert code == 1, out
     assert enforced["enforce_budgets"] and not enforced["passed"]
     failure = perf_case(junit).find("failure")
@@ -167,10 +167,17 @@ def test_a_delayed_get_is_over_budget_advisory_unless_enforced(tmp_path: Path) -
     assert "get p99" in out and "FAIL" in out.strip().splitlines()[-1]
 
 
-def test_an_overridden_budget_lets_the_delayed_store_pass_when_enforced(tmp_path: Path) -> None:
-    code, out, document, _ = kit(tmp_path, "--enforce-budgets", "--budget", "p99=50ms")
+def test_budget_options_reach_the_verdict(tmp_path: Path) -> None:
+    # no call of any store answers within a microsecond: the reference store fails
+    code, out, document, _ = kit(tmp_path, "memory://", "--enforce-budgets", "--budget", "p99=1us")
+    assert code == 1, out
+    assert document["latency"]["budgets_ms"] == {"p99": 0.001}
+    assert all(op["over"] == ["p99"] for op in document["latency"]["operations"])
+    assert "--budget p99=0.001ms --enforce-budgets" in out  # the replay command keeps them
+    code, out, document, _ = kit(tmp_path, "memory://", "--latency-tier", "network")
     assert code == 0, out
-    assert document["latency"]["budgets_ms"] == {"p99": 50}
+    assert document["latency"]["tier"] == "network"
+    assert document["latency"]["tier_source"] == "--latency-tier"
 
 
 def test_the_plugin_fails_the_delayed_store_only_when_enforcing(
