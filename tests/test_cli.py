@@ -63,6 +63,8 @@ def test_broken_store_fails_with_counterexample(tmp_path: Path) -> None:
         # brackets are the message's, not markup: 'pip install sessionstore[redis]' keeps them
         (["run", "memory://?opt[x]=1"], "opt[x]"),
         (["run", "memory://", "-k", "[zz]"], "'[zz]' matches no check"),
+        (["run", "memory://", "--budget", "p98=1ms"], "expected PERCENTILE=DURATION"),
+        (["run", "memory://", "--latency-tier", "cloud"], "Invalid value"),
     ],
 )
 def test_bad_usage_exits_2(args: list[str], message: str) -> None:

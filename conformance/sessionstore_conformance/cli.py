@@ -1,9 +1,10 @@
 """``sessionstore-conformance``: run the kit against a store and print the clause report.
 
 Exit status: 0 no claimed MUST clause fails; 1 a MUST clause fails (with ``--strict``,
-a SHOULD/MAY clause too; with ``--require-verified``, a MUST clause left unknown too; a
-clause listed as a known failure that passes, always); 2 bad usage, including a
-selection of no check, an unreadable known-failures file, and a kit that cannot run
+a SHOULD/MAY clause too; with ``--enforce-budgets``, an operation over its latency
+budget, PERF-1; with ``--require-verified``, a MUST clause left unknown too; a clause
+listed as a known failure that passes, always); 2 bad usage, including a selection of
+no check, an unreadable known-failures file, a malformed ``--budget``, and a kit that cannot run
 because the ``conformance`` extra is not installed (one line that names it).
 
 The options and ``--help`` need nothing of the kit; each command imports it when run.
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .extra import MissingExtra, load_kit
-from .time_limits import CHECK_TIMEOUT, PROFILE_NAMES
+from .time_limits import CHECK_TIMEOUT, PROFILE_NAMES, TIER_NAMES
 
 if TYPE_CHECKING:
     from .runner import CheckResult
@@ -116,12 +117,34 @@ def main() -> None:
     help="How far a store without an injectable clock may be off in real time.",
 )
 @click.option(
-    "--strict", is_flag=True, help="A SHOULD/MAY clause that is not met fails the run too."
+    "--strict",
+    is_flag=True,
+    help="A SHOULD/MAY clause that is not met fails the run too (latency budgets only with "
+    "--enforce-budgets).",
 )
 @click.option(
     "--require-verified",
     is_flag=True,
     help="A MUST clause left unknown (not verified) fails the run too: for CI.",
+)
+@click.option(
+    "--latency-tier",
+    type=click.Choice(list(TIER_NAMES)),
+    help="The latency tier whose budgets apply (PERF-1). Default from the store's "
+    "capabilities: multi_host network, durable or multi_process local-disk, else in-process.",
+)
+@click.option(
+    "--budget",
+    "budget_texts",
+    multiple=True,
+    metavar="PCT=DURATION",
+    help="A latency budget in place of the tier's, e.g. p99=2ms (p50, p99 or p99.9; us, ms "
+    "or s); repeatable.",
+)
+@click.option(
+    "--enforce-budgets",
+    is_flag=True,
+    help="An operation over its latency budget fails the run (default: advisory).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No per-check progress lines.")
 def run_command(
@@ -138,6 +161,9 @@ def run_command(
     tolerance_ms: int | None,
     strict: bool,
     require_verified: bool,
+    latency_tier: str | None,
+    budget_texts: tuple[str, ...],
+    enforce_budgets: bool,
     quiet: bool,
 ) -> None:
     """Check the store TARGET: a store URL (memory://) or package.module:factory, a
@@ -149,6 +175,7 @@ def run_command(
     from .errors import EmptySelection, UsageError
     from .junit import write_junit
     from .known import load_known_failures
+    from .latency import Budgets, parse_budgets
     from .linearizability import save_histories_to
     from .report import console as make_console
     from .report import render_terminal, to_markdown, write_json
@@ -178,7 +205,15 @@ def run_command(
     try:
         known = load_known_failures(known_path) if known_path else {}
         options = Options(
-            profile, seed, check_timeout, tolerance_ms, strict, require_verified, known
+            profile,
+            seed,
+            check_timeout,
+            tolerance_ms,
+            strict,
+            require_verified,
+            known,
+            budgets=Budgets(latency_tier, parse_budgets(budget_texts)),
+            enforce_budgets=enforce_budgets,
         )
         report = run(target, select=chosen, progress=progress, options=options)
     except EmptySelection:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from .extra import MissingExtra, kit_module
-from .time_limits import CHECK_TIMEOUT, PROFILE_NAMES
+from .time_limits import CHECK_TIMEOUT, PROFILE_NAMES, TIER_NAMES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +63,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sessionstore-require-verified",
         action="store_true",
         help="A MUST clause left unknown (not verified) fails the run: for CI.",
+    )
+    group.addoption(
+        "--sessionstore-latency-tier",
+        choices=list(TIER_NAMES),
+        default=None,
+        help="The latency tier whose budgets apply (default: from the store's capabilities).",
+    )
+    group.addoption(
+        "--sessionstore-budget",
+        action="append",
+        default=[],
+        metavar="PCT=DURATION",
+        help="A latency budget in place of the tier's, e.g. p99=2ms; repeatable.",
+    )
+    group.addoption(
+        "--sessionstore-enforce-budgets",
+        action="store_true",
+        help="An operation over its latency budget fails its item and the run (default: xfail).",
     )
     group.addoption(
         "--sessionstore-known-failures",

@@ -2,7 +2,9 @@
 
 Each distinct failure (a failed check's message and counterexample) is printed once,
 numbered, with every clause it touches; the clause table refers to it ("see failure 1").
-The last line is the verdict, and it names the MUST clauses the run did not verify.
+When the latency check ran, a table of each operation's percentiles against the
+budgets follows the clause table (PERF-1). The last line is the verdict, and it names
+the MUST clauses the run did not verify.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .checks import REGISTRY
+from .latency import HEADER as LATENCY_HEADER
+from .latency import REFERENCE, option_text
 from .runner import ClauseResult, Report
 
 STYLE = {
@@ -28,7 +32,7 @@ STYLE = {
     "known failure": "cyan",
     "unexpected pass": "bold red",
 }
-REPORT_FORMAT_VERSION = 2  # 2: known failures (outcomes, reasons)
+REPORT_FORMAT_VERSION = 3  # 2: known failures (outcomes, reasons); 3: latency budgets
 #: The width of output that goes to a file or a pipe: wide enough never to fold a line.
 UNFOLDED = 10_000
 #: The clause table's widest: beyond it, a long reason folds inside its cell rather than
@@ -128,6 +132,13 @@ def replay_command(report: Report, checks: list[str]) -> str:
         parts += ["--seed", str(report.seed)]
     if report.options.tolerance_ms is not None:
         parts += ["--tolerance-ms", str(report.options.tolerance_ms)]
+    budgets = report.options.budgets
+    if budgets.tier is not None:
+        parts += ["--latency-tier", budgets.tier]
+    for percentile, seconds in budgets.overrides.items():
+        parts += ["--budget", option_text(percentile, seconds)]
+    if report.options.enforce_budgets:
+        parts.append("--enforce-budgets")
     if len(checks) == 1:
         parts += ["-k", checks[0]]
     return shlex.join(parts)
@@ -159,7 +170,22 @@ def verdict_line(report: Report) -> str:
         )
         if not report.options.require_verified:
             verdict += " (--require-verified fails such a run)"
+    table = report.latency
+    if table is not None and table.breaches() and not report.options.enforce_budgets:
+        verdict += " — latency over budget, advisory (--enforce-budgets fails such a run)"
     return f"{verdict} — {summary_line(report)}"
+
+
+def latency_heading(report: Report) -> str:
+    """The line above the latency table: the budgets, and whether they fail the run."""
+    table = report.latency
+    assert table is not None
+    how = "enforced" if report.options.enforce_budgets else "advisory"
+    subtracted = "" if table.machine_time_subtracted else "; waits for a CPU not subtracted"
+    return (
+        f"Latency (PERF-1), {table.describe_budgets()}, {how}; median of {table.rounds} "
+        f"rounds, reference: {REFERENCE}{subtracted}"
+    )
 
 
 def render_terminal(report: Report, out: Console) -> None:
@@ -189,6 +215,8 @@ def render_terminal(report: Report, out: Console) -> None:
             escape(why),
         )
     out.print(table, width=min(out.width, TABLE_WIDTH))
+    if report.latency is not None:
+        render_latency(report, out)
     for failure in numbered:
         kind = "[bold red]FAIL[/]"
         if failure.known:
@@ -206,6 +234,19 @@ def render_terminal(report: Report, out: Console) -> None:
     out.print(f"\n[{style}]{escape(verdict_line(report))}[/]")
 
 
+def render_latency(report: Report, out: Console) -> None:
+    measured = report.latency
+    assert measured is not None
+    out.print(f"\n[bold]{escape(latency_heading(report))}[/]")
+    table = Table(header_style="bold")
+    for column in LATENCY_HEADER:
+        table.add_column(column, justify="left" if column in ("operation", "budget") else "right")
+    for row in measured.rows():
+        style = "yellow" if row[-1] != "within" else ""
+        table.add_row(*map(escape, row), style=style)
+    out.print(table, width=min(out.width, TABLE_WIDTH))
+
+
 def to_json(report: Report) -> dict[str, Any]:
     numbered = failures(report)
     return {
@@ -219,6 +260,10 @@ def to_json(report: Report) -> dict[str, Any]:
         "strict": report.options.strict,
         "require_verified": report.options.require_verified,
         "known_failures": dict(report.options.known_failures),
+        "enforce_budgets": report.options.enforce_budgets,
+        "latency": None
+        if report.latency is None
+        else report.latency.to_json(report.options.enforce_budgets),
         "seconds": round(report.seconds, 3),
         "passed": not report.failed,
         "unverified_must": report.unverified_must,
@@ -285,6 +330,10 @@ def to_markdown(report: Report) -> str:
         why = _reason(c, see)
         why = why.replace("|", "\\|")
         lines.append(f"| {c.clause.id} | {c.clause.level} | {c.outcome} | {why} |")
+    if report.latency is not None:
+        lines += ["", "## Latency", "", latency_heading(report), ""]
+        lines += [f"| {' | '.join(LATENCY_HEADER)} |", "|---" * len(LATENCY_HEADER) + "|"]
+        lines += [f"| {' | '.join(row)} |" for row in report.latency.rows()]
     for f in numbered:
         lines += [
             "",

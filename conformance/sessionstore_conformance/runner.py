@@ -17,8 +17,9 @@ counterexample), skipped (a capability or test hook it needs is missing) or unkn
 
 :func:`decide` then turns check results into one outcome per clause, and
 :class:`Report` into the run's verdict: a failed MUST clause fails the run; a failed
-SHOULD/MAY clause (non-strict) only under ``strict``; a MUST clause left unknown only
-under ``require_verified``. "not claimed" never does.
+SHOULD/MAY clause (non-strict) only under ``strict`` — the latency budgets (PERF-1) only
+under ``enforce_budgets``; a MUST clause left unknown only under ``require_verified``;
+a known failure that passes always. "not claimed" never does.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ from sessionstore import Capabilities, SessionStoreError
 from sessionstore.urls import redact, redact_text
 
 from . import profiles
-from .checks import REGISTRY, Check, Ctx
+from .checks import REGISTRY, Check
 from .checks.registry import Harness
 from .clock import FakeClock
 from .driver import Driver, NoAnswer
 from .errors import ClauseViolation, EmptySelection, NotVerified, UsageError, witnessing
+from .latency import CLAUSE as BUDGET_CLAUSE
+from .latency import Budgets, LatencyTable
 from .spec import Clause, clauses
 from .target import StoreFactory, opened, resolve
 
@@ -72,10 +75,23 @@ class Options:
     require_verified: bool = False
     #: clause id -> reason: reported as "known failure"; one that passes fails the run
     known_failures: Mapping[str, str] = field(default_factory=dict)
+    #: the latency budgets: tier and overrides (PERF-1)
+    budgets: Budgets = field(default_factory=Budgets)
+    #: an operation over its latency budget fails the run (else advisory)
+    enforce_budgets: bool = False
 
     @property
     def time_limit(self) -> float:
         return self.check_timeout or profiles.CHECK_TIMEOUT[self.profile]
+
+    def strict_about(self, clause_ids: tuple[str, ...] | list[str]) -> bool:
+        """Whether SHOULD/MAY clauses not met among these fail the run: the latency
+        budgets (PERF-1) with ``enforce_budgets`` (they measure the machine as well as the
+        store, so ``strict`` alone leaves them advisory), any other with ``strict``."""
+        return any(
+            self.enforce_budgets if clause == BUDGET_CLAUSE else self.strict
+            for clause in clause_ids
+        )
 
 
 @dataclass
@@ -89,6 +105,8 @@ class CheckResult:
     #: the clauses a failure blames (a subset of, or beyond, the check's own)
     blamed: tuple[str, ...] = ()
     counterexample: str = ""
+    #: what the check measured, for the report (e.g. "latency": a LatencyTable)
+    findings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def non_strict(self) -> bool:
@@ -128,12 +146,28 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        judged = {"fail", "unexpected pass"}
-        if self.options.strict:
-            judged.add("non-strict")
-        return any(c.outcome in judged for c in self.clauses) or (
-            self.options.require_verified and bool(self.unverified_must)
+        return any(self.fails_run(c) for c in self.clauses)
+
+    def fails_run(self, result: ClauseResult) -> bool:
+        """Whether this clause's outcome fails the run (see the module's docstring)."""
+        if result.outcome in ("fail", "unexpected pass"):
+            return True
+        if result.outcome == "non-strict":
+            return self.options.strict_about([result.clause.id])
+        return (
+            result.outcome == "unknown"
+            and result.clause.level == "MUST"
+            and self.options.require_verified
         )
+
+    @property
+    def latency(self) -> LatencyTable | None:
+        """What the latency check measured (PERF-1), if it ran."""
+        for result in self.checks:
+            table = result.findings.get("latency")
+            if isinstance(table, LatencyTable):
+                return table
+        return None
 
     @property
     def unverified_must(self) -> list[str]:
@@ -193,7 +227,7 @@ class Session:
         seed = options.seed
         if seed is None and not settings.derandomize:
             seed = random.SystemRandom().randrange(2**32)  # chosen here, so it can be replayed
-        harness = Harness(driver, factory, settings, options.profile, seed)
+        harness = Harness(driver, factory, settings, options.profile, seed, budgets=options.budgets)
         if options.tolerance_ms is not None:
             harness.tolerance_ms = options.tolerance_ms
         return cls(harness, caps, store_type, hooks)
@@ -205,19 +239,10 @@ class Session:
         return run_check(check, self.harness, time_limit)
 
 
-async def _run_async(check: Check, harness: Harness) -> None:
+async def _run_async(check: Check, harness: Harness, findings: dict[str, Any]) -> None:
     clock = FakeClock()
     async with opened(harness.factory, clock) as store:
-        await check.run(
-            Ctx(
-                store,
-                clock,
-                harness.factory,
-                harness.profile,
-                harness.seed,
-                tolerance_ms=harness.tolerance_ms,
-            )
-        )
+        await check.run(harness.context(store, clock, findings))
 
 
 TIMING_DEPENDENT = (
@@ -230,6 +255,7 @@ TIMING_DEPENDENT = (
 def run_check(check: Check, harness: Harness, time_limit: float | None = None) -> CheckResult:
     """Run one check within ``time_limit`` seconds and say what it found."""
     start = time.perf_counter()
+    findings: dict[str, Any] = {}
 
     def result(
         status: str, message: str = "", blamed: tuple[str, ...] = (), counterexample: str = ""
@@ -237,14 +263,20 @@ def run_check(check: Check, harness: Harness, time_limit: float | None = None) -
         seconds = time.perf_counter() - start
         # a store URL's password never reaches a report (messages quote store.url)
         return CheckResult(
-            check, status, seconds, redact_text(message), blamed, redact_text(counterexample)
+            check,
+            status,
+            seconds,
+            redact_text(message),
+            blamed,
+            redact_text(counterexample),
+            findings,
         )
 
     with witnessing() as seen:
         try:
             with harness.driver.deadline(time_limit):
                 if check.is_async:
-                    harness.driver.call(_run_async, check, harness)
+                    harness.driver.call(_run_async, check, harness, findings)
                 else:
                     check.run(harness)
         except ClauseViolation as violation:

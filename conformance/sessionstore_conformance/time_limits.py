@@ -13,3 +13,6 @@ CHECK_TIMEOUT = {"ci": 120.0, "dev": 300.0, "thorough": 1800.0}
 
 #: The profiles' names, as the options offer them.
 PROFILE_NAMES = sorted(CHECK_TIMEOUT)
+
+#: The latency tiers of PERF-1, as the options offer them (their budgets: :mod:`.latency`).
+TIER_NAMES = ("in-process", "local-disk", "network")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .concurrent import CONCURRENT
+from .delayed import LATENCY
 from .slow import SLOW as SLOW
 from .stores import GALLERY, Mutant
 
-__all__ = ["CONCURRENT", "GALLERY", "Mutant"]
+__all__ = ["CONCURRENT", "GALLERY", "LATENCY", "Mutant"]

@@ -10,6 +10,7 @@ from . import errors_carry as errors_carry
 from . import exactness as exactness
 from . import fields_kept as fields_kept
 from . import imports as imports
+from . import latency as latency
 from . import linearizable as linearizable
 from . import linearizable_processes as linearizable_processes
 from . import roundtrip as roundtrip

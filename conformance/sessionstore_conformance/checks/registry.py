@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hypothesis import settings as Settings
@@ -15,6 +15,7 @@ from sessionstore import SessionStore
 
 from ..clock import FakeClock
 from ..driver import Driver
+from ..latency import Budgets
 from ..target import StoreFactory, opened
 from .realtime import DEFAULT_TOLERANCE_MS, READ_MARGIN_MS, Span, short_ttl_ms, wall_ms
 
@@ -38,6 +39,10 @@ class Ctx:
     seed: int | None = None
     #: how far (ms) the store's clock may be from the wall clock in real-time mode
     tolerance_ms: int = DEFAULT_TOLERANCE_MS
+    #: the latency budgets the run chose (PERF-1)
+    budgets: Budgets = field(default_factory=Budgets)
+    #: what the check measured, for the report (e.g. "latency": a LatencyTable)
+    findings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_clock(self) -> bool:
@@ -109,10 +114,24 @@ class Harness:
     seed: int | None = None
     #: how far (ms) the store's clock may be from the wall clock in real-time mode
     tolerance_ms: int = DEFAULT_TOLERANCE_MS
+    #: the latency budgets the run chose (PERF-1)
+    budgets: Budgets = field(default_factory=Budgets)
 
-    def context(self, store: SessionStore, clock: FakeClock) -> Ctx:
-        """The Ctx of one async check, carrying this run's settings."""
-        return Ctx(store, clock, self.factory, self.profile, self.seed, self.tolerance_ms)
+    def context(
+        self, store: SessionStore, clock: FakeClock, findings: dict[str, Any] | None = None
+    ) -> Ctx:
+        """The Ctx of one async check, carrying this run's settings; what it measures goes
+        into ``findings``."""
+        return Ctx(
+            store,
+            clock,
+            self.factory,
+            self.profile,
+            self.seed,
+            tolerance_ms=self.tolerance_ms,
+            budgets=self.budgets,
+            findings={} if findings is None else findings,
+        )
 
 
 @dataclass(frozen=True)
