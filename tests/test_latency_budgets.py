@@ -198,4 +198,4 @@ def test_the_options_offer_exactly_the_tiers_of_the_kit() -> None:
     from sessionstore_conformance.latency import TIERS
     from sessionstore_conformance.time_limits import TIER_NAMES
 
-    assert TIER_NAMES == tuple(TIERS)
+    assert tuple(TIERS) == TIER_NAMES
