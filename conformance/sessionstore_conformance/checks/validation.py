@@ -13,7 +13,8 @@ from ..errors import ClauseViolation, expect, expect_raises
 from .helpers import expect_unchanged, returns, snapshot
 from .registry import Ctx, check
 
-BAD_IDS: list[Any] = ["", "a b", "semi;colon", "é", "x" * 129, "a/b", "a.b", 5, None, b"bytes"]
+#: Bad ids; an id one character over the store's own max_id_length is added per store.
+BAD_IDS: list[Any] = ["", "a b", "semi;colon", "é", "a/b", "a.b", 5, None, b"bytes"]
 BAD_DATA: list[Any] = [
     [1],
     "text",
@@ -47,7 +48,6 @@ BAD_TTLS: list[Any] = [
     float("inf"),
     timedelta(0),
     timedelta(seconds=-1),
-    timedelta(days=3650, seconds=1),
     10**12,
     1e308,  # seconds that overflow a float once scaled to microseconds
     None,
@@ -83,11 +83,13 @@ async def _refused(
 
 @check("VAL-1", "ERR-1", "ERR-2")
 async def check_bad_ids(ctx: Ctx) -> None:
-    """Ids outside 1..128 of A-Z a-z 0-9 _ - raise InvalidSession (a ValueError)."""
+    """Ids outside 1..128 of A-Z a-z 0-9 _ - raise InvalidSession (a ValueError); a store
+    built with another max_id_length applies its own (Validation limits)."""
     store = ctx.store
+    longest = store.limits.max_id_length
     await store.create({"n": 1}, id="v")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
-    for bad in BAD_IDS:
+    for bad in [*BAD_IDS, "x" * (longest + 1)]:
         if bad is not None:
             calls[f"create(id={bad!r})"] = partial(store.create, {}, id=bad)
         calls[f"get({bad!r})"] = partial(store.get, bad)
@@ -97,8 +99,8 @@ async def check_bad_ids(ctx: Ctx) -> None:
         calls[f"delete({bad!r})"] = partial(store.delete, bad)
     await _refused(store, InvalidSession, "VAL-1", calls)
     await _refused(store, ValueError, "ERR-1", {"get('a b')": lambda: store.get("a b")})
-    ok = await store.create({}, id="A-z_09" + "x" * 122)
-    expect(len(ok.id) == 128, "VAL-1", "a 128-character id was refused")
+    ok = await store.create({}, id=("A-z_09" + "x" * longest)[:longest])
+    expect(len(ok.id) == longest, "VAL-1", f"a {longest}-character id was refused")
 
 
 @check("VAL-2", "ERR-2")
@@ -227,11 +229,12 @@ async def check_size(ctx: Ctx) -> None:
 
 @check("VAL-6", "TTL-1", "ERR-2")
 async def check_bad_ttls(ctx: Ctx) -> None:
-    """ttl must be 1 ms .. 3650 days, as seconds or a timedelta."""
+    """ttl must be 1 ms .. 3650 days (or the store's own max_ttl), as seconds or a
+    timedelta."""
     store = ctx.store
     await store.create({"n": 1}, id="v")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
-    for bad in BAD_TTLS:
+    for bad in [*BAD_TTLS, store.limits.max_ttl + timedelta(seconds=1)]:
         if bad is not None:
             calls[f"create(ttl={bad!r})"] = partial(store.create, {}, ttl=bad)
             calls[f"replace(ttl={bad!r})"] = partial(store.replace, "v", {}, ttl=bad)
@@ -242,14 +245,21 @@ async def check_bad_ttls(ctx: Ctx) -> None:
 
 @check("VAL-7", "LIST-3", "ERR-2")
 async def check_bad_arguments(ctx: Ctx) -> None:
-    """owner, expected_version, limit, cursor and on_conflict are checked too."""
-    store = ctx.store
+    """owner, expected_version, limit, cursor and on_conflict are checked too, against
+    the store's own limits (a store built with other limits applies those)."""
+    store, limits = ctx.store, ctx.store.limits
     await store.create({"n": 1}, id="v")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
-    bad_owners: list[Any] = ["", 5, "x" * 257, b"me", "\ud800", "me\udfff"]
+    too_long = "x" * (limits.max_owner_length + 1)
+    bad_owners: list[Any] = ["", 5, too_long, b"me", "\ud800", "me\udfff"]
     for owner in bad_owners:
         calls[f"create(owner={owner!r})"] = partial(store.create, {}, owner=owner)
         calls[f"get(owner={owner!r})"] = partial(store.get, "v", owner=owner)
+    # every call that takes an owner checks it, the longest one past the limit included
+    calls["replace(owner=too long)"] = partial(store.replace, "v", {}, owner=too_long)
+    calls["update(owner=too long)"] = partial(store.update, "v", _same, owner=too_long)
+    calls["touch(owner=too long)"] = partial(store.touch, "v", 5, owner=too_long)
+    calls["delete(owner=too long)"] = partial(store.delete, "v", owner=too_long)
     bad_versions: list[Any] = [0, -1, "1", True, 1.5, 2**53]
     for version in bad_versions:
         calls[f"replace(expected_version={version!r})"] = partial(
@@ -268,11 +278,13 @@ async def check_bad_arguments(ctx: Ctx) -> None:
         on_conflict="merge",  # type: ignore[arg-type]  # a bad value on purpose
     )
     await _refused(store, InvalidSession, "VAL-7", calls)
-    bad_limits: list[Any] = [0, -1, 1001, "3", True, 2.0]
+    bad_limits: list[Any] = [0, -1, limits.max_list_limit + 1, "3", True, 2.0]
     list_calls: dict[str, Callable[[], Awaitable[Any]]] = {
         f"list(limit={limit!r})": partial(store.list, limit=limit) for limit in bad_limits
     }
     list_calls["list(cursor='not a cursor!')"] = lambda: store.list(cursor="not a cursor!")
+    long_cursor = "c" * (limits.max_id_length + 1)  # no id this store accepts: no cursor
+    list_calls["list(cursor=id too long)"] = lambda: store.list(cursor=long_cursor)
     await _refused(store, InvalidSession, "LIST-3", list_calls)
 
 
