@@ -1,6 +1,7 @@
 """Which kit checks see a given mutant: the kit's checks run under each mutant in turn.
 
-    python benchmarks/mutation/which_checks.py [-k WORD ...] [--survivors] [NAME ...]
+    python benchmarks/mutation/which_checks.py [-k WORD ...] [--skip WORD ...] [--target T ...]
+                                               [--survivors] [NAME ...]
 
 Run it after ``run.sh``. It imports the mutated ``sessionstore`` that mutmut generated in
 build/mutation/mutants/src together with the *current* kit from conformance/ (so new
@@ -11,7 +12,8 @@ one process can switch between mutants), runs the selected checks through the ru
 store, configured.py), with its profile, and prints one line per mutant: its name and
 the checks that failed (``name@configured`` when only there), or ``survived``.
 ``--survivors`` takes the mutants that mutmut recorded as survived; ``-k`` keeps the
-checks whose name contains one of the words. A check that runs longer than
+checks whose name contains one of the words, ``--skip`` drops those (``--skip stateful``
+leaves out a search); ``--target`` replaces kit_items' targets. A check that runs longer than
 ``--timeout`` seconds under a mutant counts as failed (a hang is seen).
 """
 
@@ -50,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("names", nargs="*")
     parser.add_argument("-k", dest="words", action="append", default=[])
+    parser.add_argument("--skip", dest="skipped", action="append", default=[])
     parser.add_argument("--survivors", action="store_true", help="every mutant that survived")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per check")
     parser.add_argument("--target", dest="targets", action="append", default=[])
@@ -83,6 +86,7 @@ def main() -> None:
                 for c in REGISTRY
                 if all(_has(r, caps, hooks) for r in c.requires)
                 and (not opts.words or any(w in c.name for w in opts.words))
+                and not any(w in c.name for w in opts.skipped)
             ]
         for name in names:
             os.environ["MUTANT_UNDER_TEST"] = name

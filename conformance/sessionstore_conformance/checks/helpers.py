@@ -55,6 +55,14 @@ def returns(value: Any, _data: dict[str, Any]) -> Any:
     return value
 
 
+def nested(depth: int) -> dict[str, Any]:
+    """A JSON object ``depth`` containers deep (the top object counts as one)."""
+    data: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        data = {"d": data}
+    return data
+
+
 def valid_id(session_id: object, max_length: int = 128) -> bool:
     """An id the store accepts (VAL-1): ``max_length`` is the store's own limit."""
     return (

@@ -10,7 +10,7 @@ from typing import Any
 from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionConflict
 
 from ..errors import ClauseViolation, expect, expect_raises
-from .helpers import expect_unchanged, returns, snapshot
+from .helpers import expect_unchanged, nested, returns, snapshot
 from .registry import Ctx, check
 
 #: Bad ids; an id one character over the store's own max_id_length is added per store.
@@ -55,14 +55,6 @@ BAD_TTLS: list[Any] = [
 
 
 def _same(data: dict[str, Any]) -> dict[str, Any]:
-    return data
-
-
-def nested(depth: int) -> dict[str, Any]:
-    """A JSON object ``depth`` containers deep (the top object counts as one)."""
-    data: dict[str, Any] = {}
-    for _ in range(depth - 1):
-        data = {"d": data}
     return data
 
 
