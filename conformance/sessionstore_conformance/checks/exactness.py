@@ -73,6 +73,30 @@ async def check_purge_count_exact(ctx: Ctx) -> None:
     expect(await store.count() == 3, "COUNT-1", f"count is {await store.count()}, not 3")
 
 
+#: Ids from every part of the id alphabet's order ("-" < digits < A-Z < "_" < a-z).
+SPREAD_IDS = ["-", "0", "9", "A", "Z", "_", "a", "z"]
+
+
+@check("PURGE-1", "COUNT-1", "LIVE-1", requires=CLOCK)
+async def check_purge_spares_the_next_ms(ctx: Ctx) -> None:
+    """Sessions that expire one millisecond from now are live (LIVE-1): purge_expired
+    removes none of them and count counts them all, whatever their ids; a millisecond
+    later they are all expired. (An expiry index cut at (now + 1, some id) instead of
+    before every entry of now + 1 drops the live ones whose ids sort first.)"""
+    store, clock = ctx.store, ctx.clock
+    for session_id in SPREAD_IDS:
+        await store.create(id=session_id, ttl=0.001)
+    removed = await store.purge_expired()
+    expect(removed == 0, "PURGE-1", f"purge removed {removed!r} sessions that expire in 1 ms")
+    count = await store.count()
+    expect(count == len(SPREAD_IDS), ("COUNT-1", "LIVE-1"), f"count is {count}, not 8")
+    gone = [i for i in SPREAD_IDS if await store.get(i) is None]
+    expect(not gone, ("PURGE-1", "LIVE-1"), f"live sessions {gone} vanished after a purge")
+    clock.advance(1)
+    removed = await store.purge_expired()
+    expect(removed == len(SPREAD_IDS), "PURGE-1", f"purge removed {removed!r} of 8 expired")
+
+
 #: (ttl, the expiry in ms it must give): TTL-1 rounds to whole microseconds, then up to ms.
 TTL_CASES: list[tuple[Any, int]] = [
     (0.1, 100),  # 0.1 s is 100000.00000000001 us in binary
