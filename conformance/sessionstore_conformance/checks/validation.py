@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
@@ -192,6 +193,53 @@ async def check_depth_beside_tricky_strings(ctx: Ctx) -> None:
         "VAL-4",
         {f"create({deep + 1} deep, tricky)": lambda: store.create(over)},
     )
+
+
+#: Escape-heavy text: backslashes and lone quotes next to brackets, for keys and values
+#: (a lone quote leaves an odd number of quotes in the text unless its escape is read).
+ESCAPED = ["\\", '\\"', '"\\', "a\\\\", "\\]", "[\\", '\\["', '"]', "}{", "x\\"]
+ESCAPED += ['"', '"[', ']"', '"{', '}"']
+
+
+def _varied_chain(depth: int, seed: int) -> dict[str, Any]:
+    """Data exactly ``depth`` containers deep along one path that alternates objects and
+    lists at random (seeded), with escape-heavy keys and strings and shallow containers
+    beside it at every level."""
+    pick = random.Random(seed).choice
+    inner: Any = pick(ESCAPED)
+    for below in range(depth - 1):  # ``inner`` is ``below`` containers deep
+        beside: list[Any] = [pick(ESCAPED), [], {}] if below else [pick(ESCAPED)]
+        if pick((True, False)):
+            inner = {pick(ESCAPED) + str(below): inner, **dict(zip("wxy", beside, strict=False))}
+        else:
+            inner = [pick(ESCAPED), inner, *beside]
+    return {pick(ESCAPED): inner, "s": pick(ESCAPED)}
+
+
+@check("VAL-4", "REC-2", "ERR-2")
+async def check_depth_in_escaped_text(ctx: Ctx) -> None:
+    """Depth is decided on the data, however its strings look once escaped: for many
+    seeded shapes mixing objects and lists, with backslashes next to quotes and brackets
+    in keys and values, data at the depth limit round-trips and one level more is
+    refused."""
+    store = ctx.store
+    deep = store.limits.max_depth
+    await store.create({"n": 1}, id="v")
+    over: dict[str, Callable[[], Awaitable[Any]]] = {}
+    for seed in range(48):  # a few seeds in 48 catch each miscount at depth 32
+        fits = _varied_chain(deep, seed)
+        try:
+            made = await store.create(fits)
+        except InvalidSession as exc:
+            raise ClauseViolation(
+                ("VAL-4",), f"data {deep} deep (seed {seed}) refused: {exc}"
+            ) from exc
+        expect(made.data == fits, "REC-2", f"escape-heavy data (seed {seed}) changed")
+        await store.delete(made.id)
+        over[f"create({deep + 1} deep, seed {seed})"] = partial(
+            store.create, _varied_chain(deep + 1, seed)
+        )
+    await _refused(store, InvalidSession, "VAL-4", over)
 
 
 @check("VAL-5", "ERR-2")
