@@ -19,7 +19,8 @@ SLOW = (
 
 
 def _cost(item: pytest.Item) -> int:
-    name = item.name.removeprefix("test_check[").removesuffix("]")
+    callspec = getattr(item, "callspec", None)
+    name = callspec.params["check"].name if callspec else ""
     return SLOW.index(name) + 1 if name in SLOW else 0
 
 

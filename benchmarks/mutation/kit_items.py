@@ -9,6 +9,12 @@ registered check through the runner's ``run_check`` on a fresh memory store, exa
 the CLI and the plugin do, and fails when the check fails. A check that cannot decide
 (unknown) or needs a capability the store lacks is skipped: it kills no mutant.
 
+Every check runs on two targets (``MUTATION_TARGETS``, comma-separated): ``memory://``,
+the store as users open it, and ``configured:store`` (configured.py), a memory store
+whose limits and ``default_ttl`` differ from the defaults, so that a mutant which
+ignores the store's configuration is seen. Item ids read ``test_check[memory-NAME]``
+and ``test_check[configured-NAME]``.
+
 Effort: the ``ci`` profile (derandomized, so a verdict replays), with fewer Hypothesis
 examples (``MUTATION_EXAMPLES``, default 30): each mutant runs every check that touches
 the mutated function, and the stateful suite dominates that cost. Checks run cheapest
@@ -31,13 +37,18 @@ from sessionstore_conformance.profiles import PROFILES
 from sessionstore_conformance.runner import _has, _probe, run_check
 from sessionstore_conformance.target import resolve
 
-TARGET = os.environ.get("MUTATION_TARGET", "memory://")
+TARGETS = os.environ.get("MUTATION_TARGETS", "memory://,configured:store").split(",")
 EXAMPLES = int(os.environ.get("MUTATION_EXAMPLES", "30"))
 
 
-@pytest.fixture(scope="module")
-def harness() -> Iterator[tuple[Harness, Capabilities, set[str]]]:
-    factory = resolve(TARGET)
+def target_name(target: str) -> str:
+    """A short item id for a target: its scheme or module (``memory``, ``configured``)."""
+    return target.partition(":")[0]
+
+
+@pytest.fixture(scope="module", params=TARGETS, ids=target_name)
+def harness(request: pytest.FixtureRequest) -> Iterator[tuple[Harness, Capabilities, set[str]]]:
+    factory = resolve(request.param)
     with Driver() as driver:
         caps, _type, hooks = driver.call(_probe, factory)
         settings = Settings(PROFILES["ci"], max_examples=EXAMPLES)

@@ -19,7 +19,8 @@ mkdir -p "$STAGE/src" "$STAGE/benchmarks/mutation"
 rm -rf "$STAGE/src/sessionstore" "$STAGE/src/sessionstore_conformance"
 cp -RL reference/sessionstore "$STAGE/src/sessionstore"
 cp -R conformance/sessionstore_conformance "$STAGE/src/sessionstore_conformance"
-cp benchmarks/mutation/kit_items.py benchmarks/mutation/conftest.py "$STAGE/benchmarks/mutation/"
+cp benchmarks/mutation/kit_items.py benchmarks/mutation/conftest.py benchmarks/mutation/configured.py \
+  "$STAGE/benchmarks/mutation/"
 cp pyproject.toml "$STAGE/"
 find "$STAGE/src" -name __pycache__ -prune -exec rm -rf {} +
 cd "$STAGE"

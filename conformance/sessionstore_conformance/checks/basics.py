@@ -227,9 +227,10 @@ async def check_create_and_get(ctx: Ctx) -> None:
 
 @check("CREATE-2")
 async def check_generated_ids(ctx: Ctx) -> None:
-    """Generated ids are valid, distinct, and long enough to carry 128 random bits."""
+    """Generated ids are valid ids of this store (its own id length, VAL-1), distinct,
+    and long enough to carry 128 random bits."""
     ids = [(await ctx.store.create()).id for _ in range(200)]
-    bad = [i for i in ids if not valid_id(i)]
+    bad = [i for i in ids if not valid_id(i, ctx.store.limits.max_id_length)]
     expect(not bad, "CREATE-2", f"generated ids outside the id alphabet: {bad[:3]!r}")
     expect(len(set(ids)) == len(ids), "CREATE-2", "two generated ids are equal")
     short = [i for i in ids if len(i) < 22]
@@ -390,7 +391,7 @@ async def check_ttl_conversion(ctx: Ctx) -> None:
         (0.001, 1),
         (timedelta(milliseconds=1), 1),
         (timedelta(microseconds=1500), 2),
-        (timedelta(days=3650), 3650 * 86_400_000),
+        (store.limits.max_ttl, store.limits.max_ttl // MS),  # the store's own top (VAL-6)
     ]
     for ttl, ms in cases:
         made, span = await ctx.timed(store.create(ttl=ttl))
@@ -411,9 +412,14 @@ async def check_default_ttl(ctx: Ctx) -> None:
     default = store.default_ttl
     if default is None:
         expect(made.expires_at is None, "TTL-3", "default_ttl is None but the session expires")
-    elif made.expires_at is not None:
+    else:
         seconds = default.total_seconds() if isinstance(default, timedelta) else float(default)
-        span = (made.expires_at - made.created_at).total_seconds()
+        expect(
+            made.expires_at is not None,
+            "TTL-3",
+            f"default_ttl is {default!r} but a session created without a ttl never expires",
+        )
+        span = (made.expires_at - made.created_at).total_seconds() if made.expires_at else 0
         expect(
             abs(span - seconds) <= 0.001, "TTL-3", f"expiry is {span} s after create, not {seconds}"
         )
@@ -609,6 +615,24 @@ async def check_list_pages(ctx: Ctx) -> None:
         "LIST-1",
         f"list(limit={len(ids)}) over {len(ids)} sessions returned "
         f"{[s.id for s in whole.sessions]} with cursor {whole.cursor!r}: nothing is after it",
+    )
+
+
+@check("LIST-1")
+async def check_list_default_limit(ctx: Ctx) -> None:
+    """list() without a limit pages by the interface's default of 100 (LIST-1: at most
+    ``limit`` sessions, a cursor when more follow)."""
+    store = ctx.store
+    if store.limits.max_list_limit < 100:
+        raise undecided(("LIST-1",), "the store's max_list_limit is under the default limit")
+    for i in range(101):
+        await store.create(id=f"s{i:03}")
+    page = await store.list()
+    expect(
+        len(page.sessions) == 100 and page.cursor is not None,
+        "LIST-1",
+        f"list() over 101 sessions returned {len(page.sessions)} with cursor {page.cursor!r}, "
+        "not the first 100 and a cursor",
     )
 
 

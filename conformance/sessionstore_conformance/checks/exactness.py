@@ -21,7 +21,6 @@ from .registry import Ctx, check
 
 CLOCK = ("injectable_clock",)
 MS = timedelta(milliseconds=1)
-DAY_MS = 86_400_000
 
 
 @check("PURGE-1", "COUNT-1", "LIVE-1", "LIVE-3", requires=CLOCK)
@@ -74,6 +73,30 @@ async def check_purge_count_exact(ctx: Ctx) -> None:
     expect(await store.count() == 3, "COUNT-1", f"count is {await store.count()}, not 3")
 
 
+#: Ids from every part of the id alphabet's order ("-" < digits < A-Z < "_" < a-z).
+SPREAD_IDS = ["-", "0", "9", "A", "Z", "_", "a", "z"]
+
+
+@check("PURGE-1", "COUNT-1", "LIVE-1", requires=CLOCK)
+async def check_purge_spares_the_next_ms(ctx: Ctx) -> None:
+    """Sessions that expire one millisecond from now are live (LIVE-1): purge_expired
+    removes none of them and count counts them all, whatever their ids; a millisecond
+    later they are all expired. (An expiry index cut at (now + 1, some id) instead of
+    before every entry of now + 1 drops the live ones whose ids sort first.)"""
+    store, clock = ctx.store, ctx.clock
+    for session_id in SPREAD_IDS:
+        await store.create(id=session_id, ttl=0.001)
+    removed = await store.purge_expired()
+    expect(removed == 0, "PURGE-1", f"purge removed {removed!r} sessions that expire in 1 ms")
+    count = await store.count()
+    expect(count == len(SPREAD_IDS), ("COUNT-1", "LIVE-1"), f"count is {count}, not 8")
+    gone = [i for i in SPREAD_IDS if await store.get(i) is None]
+    expect(not gone, ("PURGE-1", "LIVE-1"), f"live sessions {gone} vanished after a purge")
+    clock.advance(1)
+    removed = await store.purge_expired()
+    expect(removed == len(SPREAD_IDS), "PURGE-1", f"purge removed {removed!r} of 8 expired")
+
+
 #: (ttl, the expiry in ms it must give): TTL-1 rounds to whole microseconds, then up to ms.
 TTL_CASES: list[tuple[Any, int]] = [
     (0.1, 100),  # 0.1 s is 100000.00000000001 us in binary
@@ -86,17 +109,23 @@ TTL_CASES: list[tuple[Any, int]] = [
     (timedelta(microseconds=1001), 2),
     (timedelta(seconds=1, microseconds=1), 1001),
     (timedelta(milliseconds=2, microseconds=999), 3),
-    (3650 * 86_400.0, 3650 * DAY_MS),
-    (timedelta(days=3650), 3650 * DAY_MS),
     (7, 7000),
 ]
 #: ttls just outside TTL-1's range once rounded to microseconds.
 BAD_TTLS: list[Any] = [
     0.0009994,  # 999.4 us rounds to 999 us: under 1 ms
     timedelta(microseconds=999),
-    timedelta(days=3650, microseconds=1),
-    3650 * 86_400 + 1e-6,
 ]
+
+
+def _top_ttls(store: SessionStore) -> tuple[list[tuple[Any, int]], list[Any]]:
+    """The store's largest ttl (3650 days by default; a store built with other limits
+    applies its own, VAL-6) in seconds and as a timedelta, and one microsecond more."""
+    top = store.limits.max_ttl
+    return (
+        [(top.total_seconds(), top // MS), (top, top // MS)],
+        [top + timedelta(microseconds=1), top.total_seconds() + 1e-6],
+    )
 
 
 @check("TTL-1", "TTL-2", "VAL-6", requires=CLOCK)
@@ -104,7 +133,8 @@ async def check_inexact_ttls(ctx: Ctx) -> None:
     """ttls that binary floating point cannot hold give the expiry TTL-1 defines."""
     store, clock = ctx.store, ctx.clock
     await store.create(id="t")
-    for ttl, ms in TTL_CASES:
+    top, over = _top_ttls(store)
+    for ttl, ms in TTL_CASES + top:
         want = clock() + ms * MS
         results: dict[str, Session] = {
             "create": await store.create(ttl=ttl),
@@ -118,7 +148,7 @@ async def check_inexact_ttls(ctx: Ctx) -> None:
                 ("TTL-1", "TTL-2"),
                 f"{op}(ttl={ttl!r}) gave expires_at {made.expires_at}, expected now + {ms} ms",
             )
-    for bad in BAD_TTLS:
+    for bad in BAD_TTLS + over:
         with expect_raises(InvalidSession, ("VAL-6", "TTL-1"), f"create(ttl={bad!r})"):
             await store.create(ttl=bad)
         with expect_raises(InvalidSession, ("VAL-6", "TTL-1"), f"touch('t', {bad!r})"):

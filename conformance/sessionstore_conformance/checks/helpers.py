@@ -55,9 +55,18 @@ def returns(value: Any, _data: dict[str, Any]) -> Any:
     return value
 
 
-def valid_id(session_id: object) -> bool:
+def nested(depth: int) -> dict[str, Any]:
+    """A JSON object ``depth`` containers deep (the top object counts as one)."""
+    data: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        data = {"d": data}
+    return data
+
+
+def valid_id(session_id: object, max_length: int = 128) -> bool:
+    """An id the store accepts (VAL-1): ``max_length`` is the store's own limit."""
     return (
         isinstance(session_id, str)
-        and 1 <= len(session_id) <= 128
+        and 1 <= len(session_id) <= max_length
         and bool(ID_PATTERN.fullmatch(session_id))
     )

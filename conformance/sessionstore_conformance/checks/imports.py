@@ -14,7 +14,7 @@ from sessionstore.semantics import from_ms
 
 from ..errors import expect, expect_raises
 from ..schemas import export_errors
-from .helpers import expect_same, expect_unchanged, snapshot
+from .helpers import expect_same, expect_unchanged, nested, snapshot
 from .registry import Ctx, check
 
 
@@ -333,8 +333,11 @@ async def check_chunks_reject(ctx: Ctx, chunks: Any, records: list[dict[str, Any
     mine = await store.create({"mine": True}, id="c150")  # mid-document
     before = await snapshot(store, ["c150", "c001", "c299"])
     bad = records[:-1] + [record("c299", version=0, data=[1])]
+    # over this store's own depth limit, though within the default one (Validation limits)
+    deep = records[:-1] + [record("c299", data=nested(store.limits.max_depth + 1))]
     for what, text in (
         ("a document whose last record is invalid", orjson.dumps(document(*bad))),
+        ("a document whose last record is too deep", orjson.dumps(document(*deep))),
         ("a document cut short", orjson.dumps(document(*records))[:-1]),
         ("a document with a live id and on_conflict='error'", orjson.dumps(document(*records))),
     ):

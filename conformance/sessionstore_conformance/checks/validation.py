@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -17,10 +18,11 @@ from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionC
 
 from ..errors import ClauseViolation, expect, expect_raises
 from ..schemas import export_errors
-from .helpers import expect_unchanged, returns, snapshot
+from .helpers import expect_unchanged, nested, returns, snapshot
 from .registry import Ctx, check
 
-BAD_IDS: list[Any] = ["", "a b", "semi;colon", "é", "x" * 129, "a/b", "a.b", 5, None, b"bytes"]
+#: Bad ids; an id one character over the store's own max_id_length is added per store.
+BAD_IDS: list[Any] = ["", "a b", "semi;colon", "é", "a/b", "a.b", 5, None, b"bytes"]
 
 
 class _Level(IntEnum):
@@ -89,7 +91,6 @@ BAD_TTLS: list[Any] = [
     float("inf"),
     timedelta(0),
     timedelta(seconds=-1),
-    timedelta(days=3650, seconds=1),
     10**12,
     1e308,  # seconds that overflow a float once scaled to microseconds
     None,
@@ -97,14 +98,6 @@ BAD_TTLS: list[Any] = [
 
 
 def _same(data: dict[str, Any]) -> dict[str, Any]:
-    return data
-
-
-def nested(depth: int) -> dict[str, Any]:
-    """A JSON object ``depth`` containers deep (the top object counts as one)."""
-    data: dict[str, Any] = {}
-    for _ in range(depth - 1):
-        data = {"d": data}
     return data
 
 
@@ -125,11 +118,13 @@ async def _refused(
 
 @check("VAL-1", "ERR-1", "ERR-2")
 async def check_bad_ids(ctx: Ctx) -> None:
-    """Ids outside 1..128 of A-Z a-z 0-9 _ - raise InvalidSession (a ValueError)."""
+    """Ids outside 1..128 of A-Z a-z 0-9 _ - raise InvalidSession (a ValueError); a store
+    built with another max_id_length applies its own (Validation limits)."""
     store = ctx.store
+    longest = store.limits.max_id_length
     await store.create({"n": 1}, id="v")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
-    for bad in BAD_IDS:
+    for bad in [*BAD_IDS, "x" * (longest + 1)]:
         if bad is not None:
             calls[f"create(id={bad!r})"] = partial(store.create, {}, id=bad)
         calls[f"get({bad!r})"] = partial(store.get, bad)
@@ -139,8 +134,8 @@ async def check_bad_ids(ctx: Ctx) -> None:
         calls[f"delete({bad!r})"] = partial(store.delete, bad)
     await _refused(store, InvalidSession, "VAL-1", calls)
     await _refused(store, ValueError, "ERR-1", {"get('a b')": lambda: store.get("a b")})
-    ok = await store.create({}, id="A-z_09" + "x" * 122)
-    expect(len(ok.id) == 128, "VAL-1", "a 128-character id was refused")
+    ok = await store.create({}, id=("A-z_09" + "x" * longest)[:longest])
+    expect(len(ok.id) == longest, "VAL-1", f"a {longest}-character id was refused")
 
 
 @check("VAL-2", "ERR-2")
@@ -242,6 +237,53 @@ async def check_depth_beside_tricky_strings(ctx: Ctx) -> None:
     )
 
 
+#: Escape-heavy text: backslashes and lone quotes next to brackets, for keys and values
+#: (a lone quote leaves an odd number of quotes in the text unless its escape is read).
+ESCAPED = ["\\", '\\"', '"\\', "a\\\\", "\\]", "[\\", '\\["', '"]', "}{", "x\\"]
+ESCAPED += ['"', '"[', ']"', '"{', '}"']
+
+
+def _varied_chain(depth: int, seed: int) -> dict[str, Any]:
+    """Data exactly ``depth`` containers deep along one path that alternates objects and
+    lists at random (seeded), with escape-heavy keys and strings and shallow containers
+    beside it at every level."""
+    pick = random.Random(seed).choice
+    inner: Any = pick(ESCAPED)
+    for below in range(depth - 1):  # ``inner`` is ``below`` containers deep
+        beside: list[Any] = [pick(ESCAPED), [], {}] if below else [pick(ESCAPED)]
+        if pick((True, False)):
+            inner = {pick(ESCAPED) + str(below): inner, **dict(zip("wxy", beside, strict=False))}
+        else:
+            inner = [pick(ESCAPED), inner, *beside]
+    return {pick(ESCAPED): inner, "s": pick(ESCAPED)}
+
+
+@check("VAL-4", "REC-2", "ERR-2")
+async def check_depth_in_escaped_text(ctx: Ctx) -> None:
+    """Depth is decided on the data, however its strings look once escaped: for many
+    seeded shapes mixing objects and lists, with backslashes next to quotes and brackets
+    in keys and values, data at the depth limit round-trips and one level more is
+    refused."""
+    store = ctx.store
+    deep = store.limits.max_depth
+    await store.create({"n": 1}, id="v")
+    over: dict[str, Callable[[], Awaitable[Any]]] = {}
+    for seed in range(48):  # a few seeds in 48 catch each miscount at depth 32
+        fits = _varied_chain(deep, seed)
+        try:
+            made = await store.create(fits)
+        except InvalidSession as exc:
+            raise ClauseViolation(
+                ("VAL-4",), f"data {deep} deep (seed {seed}) refused: {exc}"
+            ) from exc
+        expect(made.data == fits, "REC-2", f"escape-heavy data (seed {seed}) changed")
+        await store.delete(made.id)
+        over[f"create({deep + 1} deep, seed {seed})"] = partial(
+            store.create, _varied_chain(deep + 1, seed)
+        )
+    await _refused(store, InvalidSession, "VAL-4", over)
+
+
 @check("VAL-5", "ERR-2")
 async def check_size(ctx: Ctx) -> None:
     """Encoded data up to max_data_bytes is accepted; one byte more is SessionTooLarge."""
@@ -269,11 +311,12 @@ async def check_size(ctx: Ctx) -> None:
 
 @check("VAL-6", "TTL-1", "ERR-2")
 async def check_bad_ttls(ctx: Ctx) -> None:
-    """ttl must be 1 ms .. 3650 days, as seconds or a timedelta."""
+    """ttl must be 1 ms .. 3650 days (or the store's own max_ttl), as seconds or a
+    timedelta."""
     store = ctx.store
     await store.create({"n": 1}, id="v")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
-    for bad in BAD_TTLS:
+    for bad in [*BAD_TTLS, store.limits.max_ttl + timedelta(seconds=1)]:
         if bad is not None:
             calls[f"create(ttl={bad!r})"] = partial(store.create, {}, ttl=bad)
             calls[f"replace(ttl={bad!r})"] = partial(store.replace, "v", {}, ttl=bad)
@@ -284,14 +327,21 @@ async def check_bad_ttls(ctx: Ctx) -> None:
 
 @check("VAL-7", "LIST-3", "ERR-2")
 async def check_bad_arguments(ctx: Ctx) -> None:
-    """owner, expected_version, limit, cursor and on_conflict are checked too."""
-    store = ctx.store
+    """owner, expected_version, limit, cursor and on_conflict are checked too, against
+    the store's own limits (a store built with other limits applies those)."""
+    store, limits = ctx.store, ctx.store.limits
     await store.create({"n": 1}, id="v")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {}
-    bad_owners: list[Any] = ["", 5, "x" * 257, b"me", "\ud800", "me\udfff"]
+    too_long = "x" * (limits.max_owner_length + 1)
+    bad_owners: list[Any] = ["", 5, too_long, b"me", "\ud800", "me\udfff"]
     for owner in bad_owners:
         calls[f"create(owner={owner!r})"] = partial(store.create, {}, owner=owner)
         calls[f"get(owner={owner!r})"] = partial(store.get, "v", owner=owner)
+    # every call that takes an owner checks it, the longest one past the limit included
+    calls["replace(owner=too long)"] = partial(store.replace, "v", {}, owner=too_long)
+    calls["update(owner=too long)"] = partial(store.update, "v", _same, owner=too_long)
+    calls["touch(owner=too long)"] = partial(store.touch, "v", 5, owner=too_long)
+    calls["delete(owner=too long)"] = partial(store.delete, "v", owner=too_long)
     bad_versions: list[Any] = [0, -1, "1", True, 1.5, 2**53]
     for version in bad_versions:
         calls[f"replace(expected_version={version!r})"] = partial(
@@ -310,11 +360,13 @@ async def check_bad_arguments(ctx: Ctx) -> None:
         on_conflict="merge",  # type: ignore[arg-type]  # a bad value on purpose
     )
     await _refused(store, InvalidSession, "VAL-7", calls)
-    bad_limits: list[Any] = [0, -1, 1001, "3", True, 2.0]
+    bad_limits: list[Any] = [0, -1, limits.max_list_limit + 1, "3", True, 2.0]
     list_calls: dict[str, Callable[[], Awaitable[Any]]] = {
         f"list(limit={limit!r})": partial(store.list, limit=limit) for limit in bad_limits
     }
     list_calls["list(cursor='not a cursor!')"] = lambda: store.list(cursor="not a cursor!")
+    long_cursor = "c" * (limits.max_id_length + 1)  # no id this store accepts: no cursor
+    list_calls["list(cursor=id too long)"] = lambda: store.list(cursor=long_cursor)
     await _refused(store, InvalidSession, "LIST-3", list_calls)
 
 
