@@ -561,6 +561,15 @@ async def measure_loop(call: Callable[[], Awaitable[Any]]) -> tuple[Any, float, 
     return result, took, gaps
 
 
+def assert_loop_kept_running(gaps: list[float], took: float) -> None:
+    """The wait for the lock did not hold the event loop: a ticker beside it kept ticking,
+    and no stretch without a tick lasted a third of the wait. (A wait inside SQLite's
+    busy handler holds the loop for all of it; an absolute bound such as 50 ms fails on
+    a loaded machine, where a ready task can wait that long for a core.)"""
+    assert len(gaps) >= 20, f"the ticker ran {len(gaps)} times in {took:.2f} s"
+    assert max(gaps) < took / 3, f"the event loop stalled {max(gaps) * 1000:.0f} ms of {took:.2f} s"
+
+
 async def test_waiting_for_another_process_lock_never_blocks_the_loop(tmp_path: Path) -> None:
     path = tmp_path / "lock.db"
     async with open_store(url_of(path)) as store:
@@ -591,7 +600,7 @@ async def test_waiting_for_another_process_lock_never_blocks_the_loop(tmp_path: 
             f"max gap {max_gap * 1000:.2f} ms, p99 gap {p99 * 1000:.2f} ms, "
             f"median {statistics.median(gaps) * 1000:.2f} ms, {len(gaps)} ticks"
         )
-        assert max_gap < 0.05, f"the event loop stalled for {max_gap * 1000:.1f} ms"
+        assert_loop_kept_running(gaps, took)
 
 
 async def test_lock_timeout_raises_store_unavailable_and_changes_nothing(
@@ -610,7 +619,7 @@ async def test_lock_timeout_raises_store_unavailable_and_changes_nothing(
             assert not isinstance(result, sqlite3.Error)
             assert "locked" in str(result)
             assert 0.25 <= took < 1.5, took
-            assert max(gaps) < 0.05, f"the event loop stalled for {max(gaps) * 1000:.1f} ms"
+            assert_loop_kept_running(gaps, took)
         finally:
             if proc.returncode is None:
                 await proc.wait()
@@ -657,7 +666,7 @@ async def test_import_waits_for_another_process_lock_without_blocking_the_loop(
         assert not isinstance(result, Exception), repr(result)
         assert result.imported == 3000 and await store.count() == 3000
         assert took >= 0.7, took  # it waited for the lock to apply
-        assert max(gaps) < 0.05, f"the event loop stalled for {max(gaps) * 1000:.1f} ms"
+        assert_loop_kept_running(gaps, took)
         assert staging_left(store) == []  # the staging database is gone
 
 
