@@ -253,16 +253,20 @@ def export(url: str | None, output: str, quiet: bool) -> None:
             # Not over the document itself, when it goes to the same terminal.
             shown = shows_progress(quiet) and not (output == "-" and sys.stdout.isatty())
             meter = Meter("export", "sessions", await store.count() if shown else None, shown)
+            pieces = meter.sessions(export_pieces(store))  # streamed (EXPORT-2)
+            # closed here, while the loop runs, also when writing stops early (a full
+            # disk, a closed pipe): left to the loop's shutdown, the store's iterator
+            # and its snapshot would be closed in no set order
             with meter.showing():
-                pieces = meter.sessions(export_pieces(store))  # streamed (EXPORT-2)
-                if output == "-":
-                    with _file_errors("write the export to stdout"):
-                        return await _write(pieces, sys.stdout.buffer)
-                try:
-                    with _file_errors(f"write {output}"), output_file(Path(output)) as file:
-                        return await _write(pieces, file)
-                except OutputRefused as exc:
-                    raise _Refused(str(exc)) from None
+                async with aclosing(pieces):
+                    if output == "-":
+                        with _file_errors("write the export to stdout"):
+                            return await _write(pieces, sys.stdout.buffer)
+                    try:
+                        with _file_errors(f"write {output}"), output_file(Path(output)) as file:
+                            return await _write(pieces, file)
+                    except OutputRefused as exc:
+                        raise _Refused(str(exc)) from None
 
     size = _run(work)
     if output != "-":
@@ -325,8 +329,8 @@ def migrate(source: str, target: str, on_conflict: OnConflict, as_json: bool, qu
             shown = shows_progress(quiet)
             meter = Meter("migrate", "sessions", await origin.count() if shown else None, shown)
             with meter.showing():  # streamed from store to store
-                pieces = meter.sessions(export_pieces(origin))
-                report = asdict(await import_pieces(destination, pieces, on_conflict))
+                async with aclosing(meter.sessions(export_pieces(origin))) as pieces:
+                    report = asdict(await import_pieces(destination, pieces, on_conflict))
         return {"exported": sum(report.values()), **report}
 
     result = _run(work)

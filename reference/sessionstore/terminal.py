@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import aclosing, contextmanager
 from typing import Any
 
 import click
@@ -122,15 +122,17 @@ class Meter:
     def add(self, amount: int) -> None:
         self._advance(amount)
 
-    async def sessions(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async def sessions(self, pieces: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
         """``pieces`` of an export document, counting its records: in the canonical
         layout (``export_chunks``) each record starts a line, and nothing else does
-        with a ``{``."""
-        async for piece in pieces:
-            self._advance(piece.count(b"\n{"))
-            yield piece
+        with a ``{``. Closing this closes ``pieces``."""
+        async with aclosing(pieces):
+            async for piece in pieces:
+                self._advance(piece.count(b"\n{"))
+                yield piece
 
-    async def bytes(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        async for piece in pieces:
-            self._advance(len(piece))
-            yield piece
+    async def bytes(self, pieces: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        async with aclosing(pieces):
+            async for piece in pieces:
+                self._advance(len(piece))
+                yield piece

@@ -66,23 +66,28 @@ def remove_stale_temp_files(path: Path) -> int:
     return removed
 
 
-async def export_pieces(store: SessionStore) -> AsyncIterator[bytes]:
+async def export_pieces(store: SessionStore) -> AsyncGenerator[bytes, None]:
     """The store's export document as JSON text in pieces: streamed when the store offers
-    ``export_chunks()`` (EXPORT-2), else the whole document at once."""
+    ``export_chunks()`` (EXPORT-2), else the whole document at once. Close it
+    (``contextlib.aclosing``) when stopping early: it closes the store's iterator in
+    turn, while the loop runs, rather than leaving both to the loop's shutdown, which
+    closes them in no set order (a snapshot's context then fails to close)."""
     chunks = getattr(store, "export_chunks", None)
     if chunks is None:
         yield (await store.export()).to_json()
         return
-    async for piece in chunks():
-        yield piece
+    async with contextlib.aclosing(chunks()) as pieces:
+        async for piece in pieces:
+            yield piece
 
 
 async def write_export(store: SessionStore, out: IO[bytes]) -> int:
     """Write the store's export document to ``out``; returns the bytes written."""
     written = 0
-    async for piece in export_pieces(store):
-        out.write(piece)
-        written += len(piece)
+    async with contextlib.aclosing(export_pieces(store)) as pieces:
+        async for piece in pieces:
+            out.write(piece)
+            written += len(piece)
     return written
 
 
@@ -141,4 +146,5 @@ async def copy_store(
 ) -> ImportReport:
     """Import ``origin``'s export into ``target``, piped from export_chunks to
     import_chunks when both stores stream."""
-    return await import_pieces(target, export_pieces(origin), on_conflict)
+    async with contextlib.aclosing(export_pieces(origin)) as pieces:
+        return await import_pieces(target, pieces, on_conflict)
