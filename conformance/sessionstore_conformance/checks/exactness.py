@@ -73,6 +73,36 @@ async def check_purge_count_exact(ctx: Ctx) -> None:
     expect(await store.count() == 3, "COUNT-1", f"count is {await store.count()}, not 3")
 
 
+#: More expired sessions than a store's purge step or page (commonly 100, 500 or 1,000),
+#: and no multiple of them: a purge that counts only its last step, or stops after a full
+#: one, miscounts or leaves some behind.
+MANY_EXPIRED = 2_500
+
+
+@check("PURGE-1", "COUNT-1", "LIVE-3", requires=CLOCK)
+async def check_purge_many_exact(ctx: Ctx) -> None:
+    """One purge removes every expired session and counts them all, however many steps
+    the store takes; the live ones stay."""
+    store, clock = ctx.store, ctx.clock
+    for i in range(MANY_EXPIRED):
+        await store.create(id=f"e{i:05d}", ttl=1)
+    for i in range(3):
+        await store.create(id=f"live{i}", ttl=3600)
+    clock.advance(1000)
+    removed = await store.purge_expired()
+    expect(
+        removed == MANY_EXPIRED,
+        "PURGE-1",
+        f"purge_expired returned {removed!r} with {MANY_EXPIRED} sessions expired",
+    )
+    count = await store.count()
+    expect(count == 3, ("COUNT-1", "PURGE-1"), f"count is {count} after the purge, not 3")
+    again = await store.purge_expired()
+    expect(again == 0, "PURGE-1", f"a second purge found {again!r} more expired sessions")
+    for i in range(3):
+        expect(await store.get(f"live{i}") is not None, "LIVE-3", f"purge removed live{i}")
+
+
 #: Ids from every part of the id alphabet's order ("-" < digits < A-Z < "_" < a-z).
 SPREAD_IDS = ["-", "0", "9", "A", "Z", "_", "a", "z"]
 
