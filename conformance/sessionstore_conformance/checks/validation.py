@@ -14,7 +14,7 @@ from uuid import UUID
 
 import orjson
 
-from sessionstore import InvalidSession, SessionStore, SessionTooLarge, VersionConflict
+from sessionstore import InvalidSession, Session, SessionStore, SessionTooLarge, VersionConflict
 
 from ..errors import ClauseViolation, expect, expect_raises
 from ..schemas import export_errors
@@ -138,6 +138,14 @@ async def check_bad_ids(ctx: Ctx) -> None:
     expect(len(ok.id) == longest, "VAL-1", f"a {longest}-character id was refused")
 
 
+async def _created_at_depth_limit(store: SessionStore, data: Any, what: str) -> Session:
+    """``create(data)`` for data exactly at the depth limit: refusing it breaks VAL-4."""
+    try:
+        return await store.create(data)
+    except InvalidSession as exc:
+        raise ClauseViolation(("VAL-4",), f"{what} was refused: {exc}") from exc
+
+
 @check("VAL-2", "ERR-2")
 async def check_bad_data(ctx: Ctx) -> None:
     """Data must be a dict of exact JSON types with str keys."""
@@ -219,12 +227,9 @@ async def check_depth_beside_tricky_strings(ctx: Ctx) -> None:
     deep = store.limits.max_depth
     # every level but the last holds an empty object too: the deepest path is `deep`
     at_limit = _wide_and_deep(deep - 1)
-    try:
-        made = await store.create(at_limit)
-    except InvalidSession as exc:
-        raise ClauseViolation(
-            ("VAL-4",), f"data {deep} containers deep (with tricky strings) was refused: {exc}"
-        ) from exc
+    made = await _created_at_depth_limit(
+        store, at_limit, f"data {deep} containers deep (with tricky strings)"
+    )
     expect(made.data == at_limit, ("REC-2",), "data with tricky strings did not round-trip")
     got = await store.get(made.id)
     expect(got is not None and got.data == at_limit, ("REC-2",), "get changed tricky data")
@@ -270,12 +275,7 @@ async def check_depth_in_escaped_text(ctx: Ctx) -> None:
     over: dict[str, Callable[[], Awaitable[Any]]] = {}
     for seed in range(48):  # a few seeds in 48 catch each miscount at depth 32
         fits = _varied_chain(deep, seed)
-        try:
-            made = await store.create(fits)
-        except InvalidSession as exc:
-            raise ClauseViolation(
-                ("VAL-4",), f"data {deep} deep (seed {seed}) refused: {exc}"
-            ) from exc
+        made = await _created_at_depth_limit(store, fits, f"data {deep} deep (seed {seed})")
         expect(made.data == fits, "REC-2", f"escape-heavy data (seed {seed}) changed")
         await store.delete(made.id)
         over[f"create({deep + 1} deep, seed {seed})"] = partial(

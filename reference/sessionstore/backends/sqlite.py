@@ -449,18 +449,30 @@ class SQLiteStore(ClosesOnExit):
             conn, db = self._conn, self._db
             if conn is None or db is None:
                 raise StoreUnavailable("the store is closed")
-            try:
-                if begin is None:
-                    return work(db, self._now(), *args)
-                db.execute(begin)
-                result = work(db, self._now(), *args)
-                db.execute("COMMIT")
-                return result
-            except sqlite3.Error as exc:
-                raise self._failed(conn, exc) from exc
-            except BaseException:
-                _roll_back(conn)
-                raise
+            return self._transact(conn, db, begin, work, *args)
+
+    def _transact(
+        self,
+        conn: sqlite3.Connection,
+        db: sqlite3.Cursor,
+        begin: str | None,
+        work: Callable[..., T],
+        *args: Any,
+    ) -> T:
+        """``work(db, now_ms, *args)``, inside ``begin`` … COMMIT when given; rolled back
+        and translated when it fails. Shared by the store's connection and side ones."""
+        try:
+            if begin is None:
+                return work(db, self._now(), *args)
+            db.execute(begin)
+            result = work(db, self._now(), *args)
+            db.execute("COMMIT")
+            return result
+        except sqlite3.Error as exc:
+            raise self._failed(conn, exc) from exc
+        except BaseException:
+            _roll_back(conn)
+            raise
 
     def _failed(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> Exception:
         """What a failed attempt raises, once its transaction is rolled back."""
@@ -537,19 +549,7 @@ class SQLiteStore(ClosesOnExit):
     ) -> T:
         if self._conn is None:  # closed meanwhile (CLOSE-2)
             raise StoreUnavailable("the store is closed")
-        db = conn.cursor()
-        try:
-            if begin is None:
-                return work(db, self._now(), *args)
-            db.execute(begin)
-            result = work(db, self._now(), *args)
-            db.execute("COMMIT")
-            return result
-        except sqlite3.Error as exc:
-            raise self._failed(conn, exc) from exc
-        except BaseException:
-            _roll_back(conn)
-            raise
+        return self._transact(conn, conn.cursor(), begin, work, *args)
 
     # --- rows -------------------------------------------------------------------------------
 
