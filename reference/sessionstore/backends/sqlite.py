@@ -501,8 +501,12 @@ class SQLiteStore(ClosesOnExit):
             except sqlite3.ProgrammingError as exc:
                 raise self._translate(exc) from exc
             conn = self._spares.pop() if self._spares else None
-        if conn is None:
-            conn = await asyncio.to_thread(self._connect_side)
+        patience = _Patience(self)
+        while conn is None:
+            try:
+                conn = await asyncio.to_thread(self._connect_side)
+            except _Busy:
+                await patience.wait()
         try:
             yield conn
         except BaseException:
@@ -519,10 +523,16 @@ class SQLiteStore(ClosesOnExit):
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=0
             )
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        try:
+            # The first statement reads the schema: busy while another connection
+            # recovers the WAL index (e.g. the file's last connection just closed).
             conn.execute(f"PRAGMA cache_size=-{self.cache_mb * 1024}")
             conn.execute(f"PRAGMA mmap_size={self.mmap_mb * 1024 * 1024}")
         except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
+            conn.close()
+            raise _Busy() if _is_busy(exc) else self._translate(exc) from exc
         return conn
 
     async def _aside(
