@@ -51,8 +51,11 @@ Import
     batches. ``plan_import(records, now_ms, clashes, on_conflict)`` — what to write and
     the report (IMPORT-3, IMPORT-4, IMPORT-6). ``import_report`` — the report alone, for
     a store that plans in its engine.
-Lifecycle
+Lifecycle and opening
     ``ClosesOnExit`` — ``async with store:`` closes the store (CLOSE-1).
+    ``split_url(url)`` — a store URL's parts, or ConfigurationError if malformed.
+    ``url_options(config, allowed)`` — its query options, checked against ``allowed``
+    (``namespace`` falls back to the config's): for a ``sessionstore.backends`` opener.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from ..export import (
     plan_import,
     record_to_export,
 )
+from ..factory import split_url, url_options
 from ..importing import Chunks, RecordSink, collect_records, document_records, read_export
 from ..semantics import (
     Record,
@@ -120,7 +124,9 @@ __all__ = [
     "read_export",
     "record_to_export",
     "sessions_of",
+    "split_url",
     "to_ms",
     "ttl_to_ms",
+    "url_options",
     "visible",
 ]
