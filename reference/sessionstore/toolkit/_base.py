@@ -70,7 +70,7 @@ from ..values import (
 
 #: One write of :meth:`RecordStore.write_many`: the new row and the row it replaces
 #: (None: no row is stored under that id).
-Write = tuple[Record, "Record | None"]
+Write = tuple[Record, Record | None]
 #: Rows in id order (an alias: inside RecordStore, ``list`` is the contract's method).
 Rows = list[Record]
 #: What :meth:`RecordStore.corrupt_for_testing` stores as a session's data (ERR-3).
@@ -108,18 +108,20 @@ class RecordStore(ClosesOnExit, ABC):
 
     @abstractmethod
     async def read(self, id: str) -> Record | None:
-        """The row stored under ``id``, live or expired, or None. Atomic."""
+        """The row stored under ``id``, live or expired (the base class judges liveness by
+        its clock, LIVE-1, LIVE-2), or None. Atomic."""
 
     @abstractmethod
     async def write(self, record: Record, expected: Record | None) -> bool:
         """Store ``record`` under ``record.id`` if and only if the row stored there now
         equals ``expected`` (None: no row is stored), atomically; return whether it
-        was stored. Every field is kept exactly, ``data`` byte for byte."""
+        was stored (every write of the contract rests on it: CONC-1, UPDATE-1). Every
+        field is kept exactly, ``data`` byte for byte (REC-2, IMPORT-5, ERR-3)."""
 
     @abstractmethod
     async def remove(self, expected: Record) -> bool:
         """Delete the row stored under ``expected.id`` if and only if it equals
-        ``expected``, atomically; return whether it was deleted."""
+        ``expected``, atomically; return whether it was deleted (DELETE-1, PURGE-1)."""
 
     @abstractmethod
     async def scan(self, after: str | None, limit: int) -> Sequence[Record]:
@@ -127,7 +129,8 @@ class RecordStore(ClosesOnExit, ABC):
         ``after`` (all when None), in ascending order of id (LIST-1), read atomically."""
 
     async def close_storage(self) -> None:
-        """Release the engine (files, connections); called once, by the first ``close``."""
+        """Release the engine (files, connections, temporary files); called once, by the
+        first ``close`` (CLOSE-1)."""
 
     # --- overridable: defaults built on the primitives -------------------------------------
 
