@@ -40,7 +40,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     of the example's folder (its tests and pytest settings) to run them from."""
     root = tmp_path_factory.mktemp("example")
     example = root / "dbm_store"
-    shutil.copytree(EXAMPLE, example)
+    shutil.copytree(EXAMPLE, example, ignore=shutil.ignore_patterns("__pycache__", ".*cache"))
     built = _run(
         sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root / "dist", ROOT, cwd=root
     )
