@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, settings
 if TYPE_CHECKING:
     from redis_server import RedisServer
 
+    from sessionstore_conformance.runner import Report
+
 pytest_plugins = ["pytester"]
 
 # Our own property tests: derandomized on CI (HYPOTHESIS_PROFILE=ci, set by noxfile.py).
@@ -24,6 +26,15 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def memory_kit_report() -> Report:
+    """The whole kit (ci profile) on the reference memory store, run once for every test
+    that reads its verdict: the gallery's control and the memory store's outcomes."""
+    from sessionstore_conformance import run
+
+    return run("memory://", profile="ci")
 
 
 @pytest.fixture

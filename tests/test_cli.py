@@ -23,6 +23,8 @@ def test_memory_store_passes_with_reports(tmp_path: Path) -> None:
         "memory://",
         "--profile",
         "ci",
+        "-k",
+        "expiry_boundary",  # the reports, not the verdict, are under test here: one check
         "--json",
         str(tmp_path / "r.json"),
         "--markdown",
@@ -46,6 +48,7 @@ def test_broken_store_fails_with_counterexample(tmp_path: Path) -> None:
     )
     # a loaded machine may shrink for minutes: no time limit may cut the counterexample here
     args = ["run", "leaky:factory", "--profile", "ci", "-q", "--check-timeout", "900"]
+    args += ["-k", "stateful_expiry"]  # the suite that prints a counterexample
     out = run_cli(*args, cwd=tmp_path)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "LIVE-1" in out.stdout and "FAIL" in out.stdout

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from sessionstore_conformance import REGISTRY, clauses, run
+from sessionstore_conformance import REGISTRY, clauses
+from sessionstore_conformance.runner import Report
 
 
-@pytest.fixture(scope="module")
-def report():  # type: ignore[no-untyped-def]
-    return run("memory://", profile="ci")
+@pytest.fixture
+def report(memory_kit_report: Report) -> Report:
+    return memory_kit_report  # conftest.py: one run of the kit shared with the gallery
 
 
-def test_memory_store_passes_every_claimed_clause(report) -> None:  # type: ignore[no-untyped-def]
+def test_memory_store_passes_every_claimed_clause(report: Report) -> None:
     failing = {
         c.clause.id: c.messages for c in report.clauses if c.outcome in ("fail", "non-strict")
     }
@@ -20,7 +21,7 @@ def test_memory_store_passes_every_claimed_clause(report) -> None:  # type: igno
     assert not report.failed
 
 
-def test_memory_store_outcomes(report) -> None:  # type: ignore[no-untyped-def]
+def test_memory_store_outcomes(report: Report) -> None:
     outcome = {c.clause.id: c.outcome for c in report.clauses}
     # The memory store has no backend that can go away: ERR-4 cannot be exercised on it.
     assert outcome["ERR-4"] == "unknown"

@@ -81,7 +81,9 @@ UNKNOWN = {"ERR-4"}
 NOT_CLAIMED = {"DUR-1", "DUR-2", "PROC-1", "CONC-2"}
 
 
-@pytest.mark.parametrize("store_class", [DictStore, SuspendingStore])
+@pytest.mark.parametrize(
+    "store_class", [pytest.param(DictStore, marks=pytest.mark.slow), SuspendingStore]
+)
 def test_the_kit_passes_on_a_store_built_on_the_toolkit(store_class: type[DictStore]) -> None:
     report = run(lambda *, clock: store_class(clock=clock), profile="ci")
     outcome = {c.clause.id: c.outcome for c in report.clauses}
