@@ -44,13 +44,17 @@ def resolve(target: str | StoreFactory) -> StoreFactory:
 
 
 def _import_from_here(module_name: str) -> Any:
-    """Import as ``python -m`` would, the current directory first on the path: the
-    console script's path starts at its own bin/, so a factory module lying beside the
-    user (not installed) would not be found otherwise."""
-    here = os.getcwd()
-    if here not in sys.path and "" not in sys.path:
+    """Import the factory's module; if it is not on the path, from the current directory,
+    where ``python -m`` would find it: the console script's path starts at its own bin/,
+    so a factory module lying beside the user (not installed) is not found otherwise."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        here = os.getcwd()
+        if exc.name != module_name.partition(".")[0] or here in sys.path or "" in sys.path:
+            raise
         sys.path.insert(0, here)
-    return importlib.import_module(module_name)
+        return importlib.import_module(module_name)
 
 
 def _fresh_namespaces(url: str) -> StoreFactory:
