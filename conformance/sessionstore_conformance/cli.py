@@ -236,11 +236,24 @@ def run_command(
 
 
 @main.command(name="clauses")
-def clauses_command() -> None:
+@click.option(
+    "--requirements",
+    "by_requirement",
+    is_flag=True,
+    help="Instead, a Markdown table of each capability and test hook: the clauses not "
+    "claimed and those left unknown without it, and the checks that need it.",
+)
+def clauses_command(by_requirement: bool) -> None:
     """List the spec's clauses and the checks that verify each."""
     _require_kit()
     from .checks import REGISTRY
     from .spec import clauses
+
+    if by_requirement:
+        from .requirements import markdown_table, requirements
+
+        click.echo(markdown_table(requirements()))
+        return
 
     for clause in clauses().values():
         names = [c.name for c in REGISTRY if clause.id in c.clauses]

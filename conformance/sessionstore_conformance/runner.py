@@ -38,7 +38,7 @@ from sessionstore.urls import redact, redact_text
 
 from . import profiles
 from .checks import REGISTRY, Check
-from .checks.registry import Harness
+from .checks.registry import HOOKS, Harness
 from .clock import FakeClock
 from .driver import Driver, NoAnswer
 from .errors import ClauseViolation, EmptySelection, NotVerified, UsageError, witnessing
@@ -197,11 +197,7 @@ def _declared(store: Any) -> tuple[Capabilities, str, set[str]]:
     caps = getattr(store, "capabilities", None)
     if not isinstance(caps, Capabilities):
         caps = Capabilities()  # declaring nothing claims nothing
-    hooks = {
-        name
-        for name in ("corrupt_for_testing", "disconnect_for_testing", "url")
-        if hasattr(store, name)
-    }
+    hooks = {name for name in HOOKS if hasattr(store, name)}
     return caps, type(store).__name__, hooks
 
 

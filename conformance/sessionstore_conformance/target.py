@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import itertools
+import os
 import secrets
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -32,13 +34,27 @@ def resolve(target: str | StoreFactory) -> StoreFactory:
             f"target {target!r} is neither a store URL (memory://) nor package.module:factory"
         )
     try:
-        module = importlib.import_module(module_name)
+        module = _import_from_here(module_name)
     except ImportError as exc:
         raise UsageError(f"cannot import {module_name!r}: {exc}") from exc
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UsageError(f"{module_name}.{attr} is not a callable store factory")
     return cast(StoreFactory, factory)
+
+
+def _import_from_here(module_name: str) -> Any:
+    """Import the factory's module; if it is not on the path, from the current directory,
+    where ``python -m`` would find it: the console script's path starts at its own bin/,
+    so a factory module lying beside the user (not installed) is not found otherwise."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        here = os.getcwd()
+        if exc.name != module_name.partition(".")[0] or here in sys.path or "" in sys.path:
+            raise
+        sys.path.insert(0, here)
+        return importlib.import_module(module_name)
 
 
 def _fresh_namespaces(url: str) -> StoreFactory:

@@ -148,6 +148,11 @@ class Check:
 
 REGISTRY: list[Check] = []
 
+#: What a check may require besides a capability: attributes the kit looks up on the
+#: store. Test hooks (``corrupt_for_testing(id)``, ``disconnect_for_testing()``, both
+#: async) cause faults the contract cannot; ``url`` reopens the store elsewhere (CAP-2).
+HOOKS = ("corrupt_for_testing", "disconnect_for_testing", "url")
+
 
 def check(
     *clauses: str, requires: tuple[str, ...] = ()
