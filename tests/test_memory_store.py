@@ -11,7 +11,7 @@ import pytest
 
 from sessionstore import CorruptSession, Limits, SessionTooLarge
 from sessionstore.backends.memory import MemoryStore
-from sessionstore_conformance import FakeClock
+from sessionstore_conformance import FakeClock, run
 
 pytestmark = pytest.mark.anyio
 
@@ -76,6 +76,25 @@ async def test_configured_limits_apply() -> None:
         await store.create({"k": "x" * 64})
     with pytest.raises(ValueError, match="ttl"):
         await store.create(ttl=7200)
+
+
+async def test_generated_ids_fit_a_short_id_limit() -> None:
+    """Ids a store generates pass its own VAL-1 (CREATE-2): 32 characters used to break
+    every store whose max_id_length was below 32."""
+    store = MemoryStore(limits=Limits(max_id_length=22))
+    made = [await store.create({"n": n}) for n in range(50)]
+    assert {len(s.id) for s in made} == {22}  # 132 random bits, the least CREATE-2 allows
+    assert [(await store.get(s.id)) for s in made] == made
+    with pytest.raises(ValueError, match="max_id_length must be an int of at least 22"):
+        Limits(max_id_length=21)  # too short for 128 random bits
+
+
+def test_the_kit_passes_generated_ids_under_a_short_id_limit() -> None:
+    def factory(*, clock: FakeClock) -> MemoryStore:
+        return MemoryStore(clock=clock, limits=Limits(max_id_length=24))
+
+    report = run(factory, profile="ci", select=lambda check: check.name == "generated_ids")
+    assert {c.clause.id: c.outcome for c in report.clauses}["CREATE-2"] == "pass"
 
 
 async def test_corrupt_bytes_raise_and_are_not_hidden() -> None:

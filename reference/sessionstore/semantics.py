@@ -69,9 +69,10 @@ def ttl_to_ms(ttl: TTL, limits: Limits = DEFAULT_LIMITS) -> int:
 # --- ids, owners, arguments ---------------------------------------------------------------
 
 
-def new_id() -> str:
-    """A fresh id: 192 random bits from the OS CSPRNG, URL-safe (CREATE-2)."""
-    return secrets.token_urlsafe(24)
+def new_id(limits: Limits = DEFAULT_LIMITS) -> str:
+    """A fresh id from the OS CSPRNG, URL-safe (CREATE-2): 32 characters (192 bits), or
+    as many as ``limits`` allow (at least 22: 132 bits, Limits.MIN_ID_LENGTH)."""
+    return secrets.token_urlsafe(24)[: limits.max_id_length]
 
 
 def check_id(session_id: object, limits: Limits = DEFAULT_LIMITS) -> str:

@@ -154,6 +154,9 @@ class Capabilities:
     multi_host: bool = False
 
 
+#: The shortest id limit: 22 characters of the id alphabet (6 bits each) carry the 128
+#: random bits of a generated id (CREATE-2), so a generated id always passes VAL-1.
+MIN_ID_LENGTH = 22
 #: The most an export document holds (spec/schema/session.schema.json; four-digit years).
 EXPORT_MAX_ID_LENGTH = 128
 EXPORT_MAX_OWNER_LENGTH = 256
@@ -177,7 +180,7 @@ class Limits:
         or owner longer than the schema allows, an expiry past the year 9999) or nothing
         at all are refused here, once, instead of at some later export."""
         bounds = {
-            "max_id_length": (self.max_id_length, 1, EXPORT_MAX_ID_LENGTH),
+            "max_id_length": (self.max_id_length, MIN_ID_LENGTH, EXPORT_MAX_ID_LENGTH),
             "max_owner_length": (self.max_owner_length, 1, EXPORT_MAX_OWNER_LENGTH),
             "max_depth": (self.max_depth, 1, None),
             "max_data_bytes": (self.max_data_bytes, 2, None),  # {} is 2 bytes

@@ -176,7 +176,7 @@ class MemoryStore(ClosesOnExit):
         owner: str | None = None,
     ) -> Session:
         encoded, copy = self._encode({} if data is None else data)
-        session_id = new_id() if id is None else check_id(id, self.limits)
+        session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
         with self._lock:

@@ -624,7 +624,7 @@ class SQLiteStore(ClosesOnExit):
         owner: str | None = None,
     ) -> Session:
         encoded, copy = encode_checked({} if data is None else data, self.limits)
-        session_id = new_id() if id is None else check_id(id, self.limits)
+        session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
 

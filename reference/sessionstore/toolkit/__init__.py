@@ -32,7 +32,7 @@ Arguments
     ``check_id``, ``check_owner``, ``check_version``, ``check_limit``,
     ``check_on_conflict`` — VAL-1, VAL-7, LIST-3; each returns its argument or raises
     InvalidSession. ``ttl_to_ms(ttl, limits)`` — TTL-1, VAL-6: a ttl in whole ms.
-    ``new_id()`` — a fresh id (CREATE-2).
+    ``new_id(limits)`` — a fresh id of at most ``limits.max_id_length`` characters (CREATE-2).
 Time and visibility
     ``now_ms_function(clock)`` — the store's clock as epoch ms (LIVE-4, REC-5).
     ``to_ms``, ``from_ms`` — aware datetime to epoch ms and back. ``visible(stored,

@@ -199,7 +199,7 @@ class RecordStore(ClosesOnExit, ABC):
     ) -> Session:
         """CREATE-1..4, TTL-2, TTL-3, OWN-1; validation VAL-1..VAL-7 before any read."""
         encoded, copy = encode_checked({} if data is None else data, self.limits)
-        session_id = new_id() if id is None else check_id(id, self.limits)
+        session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
         while True:
@@ -208,7 +208,7 @@ class RecordStore(ClosesOnExit, ABC):
             stored = await self.read(session_id)
             if stored is not None and stored.is_live(now):  # CREATE-3, whatever the owner
                 if id is None:  # CREATE-2: a generated id never names a live session
-                    session_id = new_id()
+                    session_id = new_id(self.limits)
                     continue
                 raise SessionExists(f"a live session with id {short_id(session_id)} exists")
             expires = None if ttl_ms is None else now + ttl_ms
