@@ -37,6 +37,10 @@ def _free_port() -> int:
         return port
 
 
+class _PortTaken(Exception):
+    """The port was free when chosen, and taken before redis-server could bind it."""
+
+
 class RedisServer:
     """One redis-server process; ``stop()`` and ``start()`` again keep its port."""
 
@@ -45,6 +49,7 @@ class RedisServer:
         if binary is None:
             raise FileNotFoundError(f"{SERVER} not found (Debian package redis-server)")
         self.binary = binary
+        self.chosen_port = port is not None
         self.port = port or _free_port()
         self.extra = extra
         self.dir = tempfile.mkdtemp(prefix="sessionstore-redis-")
@@ -55,6 +60,23 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        """Start the server and wait until it accepts connections. A port taken meanwhile
+        by another process (two test runs side by side) means another free port, unless
+        the port was chosen by the caller."""
+        for _ in range(5):
+            try:
+                started = self._start()
+                self.chosen_port = True  # ours now: a restart keeps it
+                return started
+            except _PortTaken:
+                if self.chosen_port:
+                    raise
+                self.port = _free_port()
+        return self._start()
+
+    def _start(self) -> RedisServer:
+        log = Path(self.dir) / "redis.log"
+        log.unlink(missing_ok=True)
         args = [
             self.binary,
             "--port", str(self.port),
@@ -62,7 +84,7 @@ class RedisServer:
             "--save", "",
             "--appendonly", "no",
             "--dir", self.dir,
-            "--logfile", str(Path(self.dir) / "redis.log"),
+            "--logfile", str(log),
             *self.extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -70,9 +92,19 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
+                err += log.read_text(errors="replace") if log.exists() else ""
+                if "Address already in use" in err:
+                    raise _PortTaken(self.port)
                 raise RuntimeError(
                     f"redis-server exited at start ({self.process.returncode}): {err}"
                 )
+            # Our own log says when *this* server listens: a server of another run that
+            # took the port meanwhile would answer a PING too.
+            if "Ready to accept connections" not in (
+                log.read_text(errors="replace") if log.exists() else ""
+            ):
+                time.sleep(0.02)
+                continue
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn,
