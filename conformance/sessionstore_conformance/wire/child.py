@@ -46,7 +46,7 @@ class Child:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         self._ids = itertools.count()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _unavailable reads stderr under it too
         self._waiting: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._stderr = bytearray()

@@ -253,7 +253,7 @@ class WireStore:
         await self._call("disconnect_for_testing")
 
     async def close(self) -> None:
-        if self._child is not None:
+        if self._child is not None and self._child.alive:  # a dead server has nothing to close
             await self._call("close")
 
     async def __aenter__(self) -> WireStore:
@@ -266,7 +266,7 @@ class WireStore:
             closed = True
         finally:
             self._child = None
-            if child is not None and closed:
+            if child is not None and closed and child.alive:
                 self._target.release(child)
             elif child is not None:
                 child.end("its store did not close cleanly")
