@@ -54,8 +54,13 @@ class Child:
         self.hello: dict[str, Any] = {}
         pipes = self._process.stdin, self._process.stdout, self._process.stderr
         assert pipes[0] and pipes[1] and pipes[2]  # all three were asked for
-        for work, pipe in ((self._write, pipes[0]), (self._read, pipes[1]), (self._keep, pipes[2])):
-            threading.Thread(target=work, args=(pipe,), daemon=True, name="exec-store").start()
+        threads = [
+            threading.Thread(target=work, args=(pipe,), daemon=True, name="exec-store")
+            for work, pipe in zip((self._write, self._read, self._keep), pipes, strict=True)
+        ]
+        self._stderr_reader = threads[2]
+        for thread in threads:
+            thread.start()
 
     @property
     def alive(self) -> bool:
@@ -154,6 +159,7 @@ class Child:
                 loop, future = target
                 loop.call_soon_threadsafe(_resolve, future, message)
         status = self._process.wait()
+        self._stderr_reader.join(timeout=1.0)  # its last words belong in the report
         self.end(f"the store process exited with status {status}")
 
     def _keep(self, pipe: IO[bytes]) -> None:
