@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -42,6 +43,8 @@ EXEC_MEMORY = f"exec:{SERVE} memory://"
 
 #: MUST clauses the in-process memory store passes that the protocol cannot show, and why.
 NOT_OVER_THE_WIRE: dict[str, str] = {}
+#: How a check says that it ran out of time before deciding (reported unknown).
+TIME_BOUND = re.compile(r"budget ran out|time limit")
 
 
 @pytest.fixture(autouse=True)
@@ -356,8 +359,16 @@ def test_the_kit_over_the_protocol_passes_what_in_process_passes(
         if c.clause.level == "MUST" and c.outcome == "pass"
     ]
     lost = {cid: outcome[cid] for cid in passed if outcome[cid] != "pass"}
-    assert lost.keys() == NOT_OVER_THE_WIRE.keys(), {
+    undecided = {
         cid: [r.message for r in wire.checks if cid in r.check.clauses and r.status != "passed"]
         for cid in lost
     }
+    # a round trip per call: on a loaded machine a time-bound check (the 70,000-session
+    # store's 40 s budget) may run out, which is unknown, never a fail nor a pass
+    timed_out = {
+        cid
+        for cid, messages in undecided.items()
+        if outcome[cid] == "unknown" and all(TIME_BOUND.search(m) for m in messages)
+    }
+    assert lost.keys() - timed_out == NOT_OVER_THE_WIRE.keys(), undecided
     assert not [c.clause.id for c in wire.clauses if c.outcome == "fail"]
