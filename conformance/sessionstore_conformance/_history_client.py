@@ -35,6 +35,8 @@ from typing import Any
 from sessionstore import Session, SessionStore, SessionStoreError, StoreUnavailable, open_store
 from sessionstore.semantics import to_ms
 
+from .wire.transforms import incrementing
+
 READY = "ready"
 DONE = "done"
 #: Nanoseconds a client spins (rather than sleeps) before its start instant.
@@ -78,9 +80,7 @@ def observe(name: str, value: Any) -> Any:
 
 def bump(data: dict[str, Any], key: str) -> dict[str, Any]:
     """The updater of ``update`` operations: increments ``data[key]`` (0 when absent)."""
-    value = data.get(key)
-    data[key] = value + 1 if type(value) is int else 0
-    return data
+    return incrementing(key)(data)  # type: ignore[no-any-return]
 
 
 def _ttl(ms: int | None) -> timedelta | None:
@@ -105,7 +105,7 @@ async def perform(store: SessionStore, inp: dict[str, Any]) -> Any:
         )
     if name == "update":
         key = inp["key"]
-        return await store.update(inp["id"], lambda d: bump(d, key), ttl=_ttl(inp["ttl_ms"]))
+        return await store.update(inp["id"], incrementing(key), ttl=_ttl(inp["ttl_ms"]))
     if name == "touch":
         return await store.touch(
             inp["id"], timedelta(milliseconds=inp["ttl_ms"]), owner=inp["owner"]

@@ -102,6 +102,13 @@ def main() -> None:
     help="Seed the checks' random choices, to replay a failing run (the report prints it).",
 )
 @click.option(
+    "--call-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="exec: targets: time limit per call; a server that does not answer in time is "
+    "stopped and the call raises StoreUnavailable with its stderr. Default 30 s.",
+)
+@click.option(
     "--check-timeout",
     type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
@@ -157,6 +164,7 @@ def run_command(
     known_path: str | None,
     histories_dir: str | None,
     seed: int | None,
+    call_timeout: float | None,
     check_timeout: float | None,
     tolerance_ms: int | None,
     strict: bool,
@@ -168,7 +176,9 @@ def run_command(
 ) -> None:
     """Check the store TARGET: a store URL (memory://) or package.module:factory, a
     callable taking the keyword `clock` and returning a store, an awaitable of one,
-    or an async context manager yielding one. Each call must give a fresh, empty store."""
+    or an async context manager yielding one. Each call must give a fresh, empty store.
+    'exec:COMMAND ARGS' runs a store in any language behind the driver protocol
+    (spec/driver-protocol.md)."""
     _require_kit()
     from rich.markup import escape
 
@@ -214,6 +224,7 @@ def run_command(
             known,
             budgets=Budgets(latency_tier, parse_budgets(budget_texts)),
             enforce_budgets=enforce_budgets,
+            call_timeout=call_timeout,
         )
         report = run(target, select=chosen, progress=progress, options=options)
     except EmptySelection:

@@ -72,3 +72,11 @@ def expect_raises(
             ids, f"{what}: raised {type(exc).__name__}({exc}) instead of {error.__name__}"
         ) from exc
     raise ClauseViolation(ids, f"{what}: returned normally instead of raising {error.__name__}")
+
+
+class Inexpressible(BaseException):
+    """A call the kit made cannot be sent to a store in another process: a Python-only
+    value, or an ``update`` callback that is not a protocol transform (see
+    spec/driver-protocol.md, section 9). The check cannot decide: *unknown*, never a pass
+    or a fail. A BaseException, so that no check's ``except Exception`` (nor
+    ``expect_raises``) takes it for the store's answer."""

@@ -24,7 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sessionstore",
         metavar="TARGET",
         default=None,
-        help="Run the conformance kit against TARGET: a store URL or module:factory.",
+        help="Run the conformance kit against TARGET: a store URL, module:factory or "
+        "'exec:COMMAND ARGS' (a store in another language, spec/driver-protocol.md).",
     )
     group.addoption(
         "--sessionstore-profile",
@@ -37,6 +38,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=int,
         default=None,
         help="Seed the kit's random choices, to replay a failing run.",
+    )
+    group.addoption(
+        "--sessionstore-call-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="exec: targets: time limit per call to the store's server (default 30 s).",
     )
     group.addoption(
         "--sessionstore-check-timeout",

@@ -79,6 +79,7 @@ def start(config: pytest.Config, target: str) -> None:
         known_failures=known,
         budgets=Budgets(config.getoption("--sessionstore-latency-tier"), overrides),
         enforce_budgets=config.getoption("--sessionstore-enforce-budgets"),
+        call_timeout=config.getoption("--sessionstore-call-timeout"),
     )
     config.stash[_STATE] = _KitState(target, options)
     config.pluginmanager.register(sys.modules[__name__], "sessionstore-kit")

@@ -41,7 +41,14 @@ from .checks import REGISTRY, Check
 from .checks.registry import HOOKS, Harness
 from .clock import FakeClock
 from .driver import Driver, NoAnswer
-from .errors import ClauseViolation, EmptySelection, NotVerified, UsageError, witnessing
+from .errors import (
+    ClauseViolation,
+    EmptySelection,
+    Inexpressible,
+    NotVerified,
+    UsageError,
+    witnessing,
+)
 from .latency import CLAUSE as BUDGET_CLAUSE
 from .latency import Budgets, LatencyTable
 from .spec import Clause, clauses
@@ -79,6 +86,8 @@ class Options:
     budgets: Budgets = field(default_factory=Budgets)
     #: an operation over its latency budget fails the run (else advisory)
     enforce_budgets: bool = False
+    #: seconds each call to an ``exec:`` target may take; None: the driver's default
+    call_timeout: float | None = None
 
     @property
     def time_limit(self) -> float:
@@ -217,7 +226,7 @@ class Session:
             raise UsageError(
                 f"unknown profile {options.profile!r}; choose from {', '.join(profiles.PROFILES)}"
             )
-        factory = resolve(target)
+        factory = resolve(target, options.call_timeout)
         caps, store_type, hooks = driver.call(_probe, factory)
         settings = profiles.PROFILES[options.profile]
         seed = options.seed
@@ -227,6 +236,12 @@ class Session:
         if options.tolerance_ms is not None:
             harness.tolerance_ms = options.tolerance_ms
         return cls(harness, caps, store_type, hooks)
+
+    def close(self) -> None:
+        """Stop what the target keeps between stores (an ``exec:`` target's servers)."""
+        stop = getattr(self.harness.factory, "stop_servers", None)
+        if callable(stop):
+            stop()
 
     def run(self, check: Check, time_limit: float) -> CheckResult:
         missing = [r for r in check.requires if not _has(r, self.capabilities, self.hooks)]
@@ -280,6 +295,8 @@ def run_check(check: Check, harness: Harness, time_limit: float | None = None) -
             return result("failed", violation.message, violation.clauses, found)
         except NotVerified as unsure:
             return result("unknown", unsure.message)
+        except Inexpressible as untold:  # a store in another process (spec/driver-protocol.md 9)
+            return result("unknown", f"cannot be checked through the driver protocol: {untold}")
         except UsageError:
             raise
         except NoAnswer as late:  # a hung store: this check's clauses fail, the run goes on
@@ -431,8 +448,11 @@ def run(
     results: list[CheckResult] = []
     with Driver() as driver:
         session = Session.open(driver, target, options)
-        for index, check in enumerate(chosen, 1):
-            results.append(session.run(check, options.time_limit))
-            if progress:
-                progress(index, len(chosen), results[-1])
+        try:
+            for index, check in enumerate(chosen, 1):
+                results.append(session.run(check, options.time_limit))
+                if progress:
+                    progress(index, len(chosen), results[-1])
+        finally:
+            session.close()
     return make_report(target, session, results, options, time.perf_counter() - started)

@@ -1,4 +1,5 @@
-"""Turning a TARGET (a store URL or ``package.module:factory``) into fresh stores."""
+"""Turning a TARGET (a store URL, ``package.module:factory`` or ``exec:COMMAND ARGS``)
+into fresh stores."""
 
 from __future__ import annotations
 
@@ -22,16 +23,23 @@ from .errors import UsageError
 StoreFactory = Callable[..., Any]
 
 
-def resolve(target: str | StoreFactory) -> StoreFactory:
-    """A URL opens through :func:`sessionstore.open_store`; ``module:attr`` is imported."""
+def resolve(target: str | StoreFactory, call_timeout: float | None = None) -> StoreFactory:
+    """A URL opens through :func:`sessionstore.open_store`; ``module:attr`` is imported;
+    ``exec:COMMAND ARGS`` runs a driver-protocol server (spec/driver-protocol.md), whose
+    calls each wait at most ``call_timeout`` seconds."""
     if callable(target):
         return target
+    if target.startswith("exec:"):
+        from .wire.client import ExecTarget
+
+        return ExecTarget(target, call_timeout)
     if "://" in target:
         return _fresh_namespaces(target)
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise UsageError(
-            f"target {target!r} is neither a store URL (memory://) nor package.module:factory"
+            f"target {target!r} is neither a store URL (memory://), package.module:factory "
+            "nor exec:COMMAND"
         )
     try:
         module = _import_from_here(module_name)

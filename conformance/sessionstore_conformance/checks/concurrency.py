@@ -44,6 +44,7 @@ from sessionstore import (
 )
 
 from ..errors import expect
+from ..wire.transforms import incrementing
 from .durability import store_url
 from .registry import Ctx, check
 
@@ -148,8 +149,7 @@ async def _delete_or_replace(made: Session, i: int, store: SessionStore) -> Sess
     return await store.delete(made.id, expected_version=made.version)
 
 
-def _increment(data: dict[str, Any]) -> dict[str, Any]:
-    return {**data, "n": data["n"] + 1}
+_increment = incrementing("n")
 
 
 async def _update_or_touch(sid: str, i: int, store: SessionStore) -> Session:

@@ -24,6 +24,7 @@ from sessionstore import (
 )
 
 from ..errors import expect
+from ..wire.transforms import returning
 from .registry import Ctx, check
 
 #: ERR-1: each error and the classes it must also be.
@@ -92,7 +93,7 @@ async def check_conflict_carries_versions(ctx: Ctx) -> None:
     store = ctx.store
     await store.create({"n": 0}, id="v")
     await store.replace("v", {"n": 1})
-    await store.update("v", lambda d: {"n": 2})  # now at version 3
+    await store.update("v", returning({"n": 2}))  # now at version 3
     calls: list[tuple[str, int, Callable[[], Awaitable[Any]]]] = [
         ("replace", 2, lambda: store.replace("v", {}, expected_version=2)),
         ("replace", 4, lambda: store.replace("v", {}, expected_version=4)),

@@ -17,6 +17,7 @@ from typing import Any
 from sessionstore import InvalidSession, JSONObject, Session, SessionStore
 
 from ..errors import expect, expect_raises
+from ..wire.transforms import identity, returning
 from .registry import Ctx, check
 
 CLOCK = ("injectable_clock",)
@@ -37,7 +38,7 @@ async def check_purge_count_exact(ctx: Ctx) -> None:
     await store.create(id="rewritten", ttl=1)
     await store.replace("rewritten", {"r": 1}, ttl=3600)
     await store.create(id="shortened", ttl=3600)
-    await store.update("shortened", lambda d: {"s": 1}, ttl=1)  # moved to +1000 ms
+    await store.update("shortened", returning({"s": 1}), ttl=1)  # moved to +1000 ms
     await store.create(id="dropped", ttl=1)
     await store.delete("dropped")
     count = await store.count()
@@ -169,7 +170,7 @@ async def check_inexact_ttls(ctx: Ctx) -> None:
         results: dict[str, Session] = {
             "create": await store.create(ttl=ttl),
             "replace": await store.replace("t", {}, ttl=ttl),
-            "update": await store.update("t", lambda d: d, ttl=ttl),
+            "update": await store.update("t", identity(), ttl=ttl),
             "touch": await store.touch("t", ttl),
         }
         for op, made in results.items():
@@ -231,7 +232,7 @@ async def check_inexact_floats(ctx: Ctx) -> None:
     views: dict[str, Any] = {"create": made.data}
     views["get"] = await _read(store, "get")
     views["replace"] = (await store.replace("f", dict(FLOATS))).data
-    views["update"] = (await store.update("f", lambda d: d)).data
+    views["update"] = (await store.update("f", identity())).data
     views["touch"] = (await store.touch("f", 3600)).data
     views["list"] = (await store.list()).sessions[0].data
     exported = await store.export()

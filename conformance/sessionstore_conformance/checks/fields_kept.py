@@ -15,6 +15,7 @@ from datetime import timedelta
 from sessionstore import Session
 
 from ..errors import expect
+from ..wire.transforms import returning
 from .registry import Ctx, check
 
 S = timedelta(seconds=1)
@@ -56,7 +57,7 @@ async def check_writes_keep_other_fields(ctx: Ctx) -> None:
         "replace without a ttl",
     )
     ctx.clock.advance(5)
-    updated = await store.update("o", lambda d: {"n": 2}, owner="alice")
+    updated = await store.update("o", returning({"n": 2}), owner="alice")
     _kept(
         replaced,
         updated,
@@ -64,7 +65,7 @@ async def check_writes_keep_other_fields(ctx: Ctx) -> None:
         ("UPDATE-1", "REC-4", "TTL-3", "OWN-1"),
         "update without a ttl",
     )
-    again = await store.update("o", lambda d: {"n": 3}, ttl=60)
+    again = await store.update("o", returning({"n": 3}), ttl=60)
     _kept(updated, again, ("id", "created_at", "owner"), ("UPDATE-1", "OWN-1"), "update with a ttl")
     last = await store.replace("o", {"n": 4}, ttl=60)
     _kept(again, last, ("id", "created_at", "owner"), ("REPLACE-1", "OWN-1"), "replace with a ttl")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sessionstore import Session, SessionStore
 from sessionstore.semantics import ID_PATTERN
 
-from ..errors import expect
+from ..errors import Inexpressible, expect, expect_raises
+from ..wire.values import expressible
 
 FIELDS = ("id", "data", "version", "created_at", "updated_at", "expires_at", "owner")
 
@@ -50,9 +52,26 @@ async def expect_unchanged(
         expect(not diff, clauses, f"{what} changed session {session_id!r} ({', '.join(diff)})")
 
 
-def returns(value: Any, _data: dict[str, Any]) -> Any:
-    """An ``update`` fn (bind ``value`` with functools.partial) that returns ``value``."""
-    return value
+async def refuses(
+    error: type[Exception],
+    clauses: str | tuple[str, ...],
+    what: str,
+    call: Callable[[], Awaitable[Any]],
+) -> bool:
+    """``call()`` must raise ``error``; False when it cannot be made at all: a Python-only
+    value for a store in another process (spec/driver-protocol.md, 9), a case left out."""
+    try:
+        with expect_raises(error, clauses, what):
+            await call()
+    except Inexpressible:
+        return False
+    return True
+
+
+def sendable(store: Any, value: Any) -> bool:
+    """Whether ``value`` can reach ``store``: always in this process; for a store in
+    another process (``json_only``), only a JSON value (spec/driver-protocol.md, 9)."""
+    return not getattr(store, "json_only", False) or expressible(value)
 
 
 def nested(depth: int) -> dict[str, Any]:

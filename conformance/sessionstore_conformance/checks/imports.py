@@ -14,6 +14,7 @@ from sessionstore.semantics import from_ms
 
 from ..errors import expect, expect_raises
 from ..schemas import export_errors
+from ..wire.transforms import setting
 from .helpers import expect_same, expect_unchanged, nested, snapshot
 from .registry import Ctx, check
 
@@ -93,7 +94,7 @@ async def check_round_trip(ctx: Ctx) -> None:
         await store.create({"n": 1, "deep": {"l": [1, "two", None]}}, id="r1"),
         await store.create({}, ttl=120, owner="ada"),
     ]
-    made[0] = await store.update("r1", lambda d: {**d, "n": 2})
+    made[0] = await store.update("r1", setting(n=2))
     doc = await store.export()
     async with ctx.another() as other:
         report = await other.import_(doc)

@@ -45,6 +45,7 @@ import orjson
 
 from ..errors import ClauseViolation
 from ..latency import CLAUSE, LatencyTable, OperationLatency
+from ..wire.transforms import incrementing
 from .registry import Ctx, check
 
 #: Sessions in the store while it is measured.
@@ -82,9 +83,7 @@ EFFORT = {
 }
 
 
-def bump(data: dict[str, Any]) -> dict[str, Any]:
-    data["n"] = data.get("n", 0) + 1
-    return data
+bump = incrementing("n")
 
 
 #: Each measured call, on a store or the reference, given a session id.

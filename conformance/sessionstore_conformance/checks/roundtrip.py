@@ -17,7 +17,6 @@ Effort follows the profile; ``--seed`` replays a run. Shrinking a failure stops 
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 from hypothesis import given, seed
@@ -31,7 +30,7 @@ from sessionstore import SessionStore, SessionStoreError
 from ..clock import FakeClock
 from ..errors import ClauseViolation
 from ..target import opened
-from .helpers import returns
+from ..wire.transforms import returning
 from .registry import Harness, check
 
 SAFE = 2**53 - 1
@@ -123,7 +122,7 @@ async def round_trips(store: SessionStore, session_id: str, data: dict[str, Any]
         same((await store.replace(session_id, data)).data, "replace's answer")
         got = await store.get(session_id)
         same(got and got.data, "get after replace")
-        same((await store.update(session_id, partial(returns, data))).data, "update's answer")
+        same((await store.update(session_id, returning(data))).data, "update's answer")
         got = await store.get(session_id)
         same(got and got.data, "get after update")
         listed = [s for s in (await store.list(limit=1)).sessions if s.id == session_id]

@@ -70,6 +70,7 @@ from ..clock import FakeClock
 from ..errors import ClauseViolation
 from ..model import Model, ModelSession
 from ..target import opened
+from ..wire.transforms import incrementing
 from .helpers import FIELDS, differences
 from .registry import Harness, check
 
@@ -573,10 +574,7 @@ class SessionStoreMachine(RuleBasedStateMachine):
         """UPDATE-1, UPDATE-3, TTL-2, TTL-3: update writes fn's result on a private copy of
         the data, as replace does; with no live session it raises SessionNotFound."""
 
-        def bump(d: dict[str, Any]) -> dict[str, Any]:
-            d[key] = d[key] + 1 if type(d.get(key)) is int and abs(d[key]) < SAFE else 0
-            return d
-
+        bump = incrementing(key)  # +1, or 0 where there is no int or it would pass SAFE
         found = self.model.live(session_id)
         new = bump(copy.deepcopy(found.data)) if found else {}
         self.say(f"update({session_id!r}, bump {key!r}, ttl={ttl!r})")
