@@ -6,7 +6,7 @@
  *   — a locked read, an `await`, a locked write — without holding the mutex across
  *   the `await`. Two concurrent updates both read version n and both write n + 1:
  *   one increment is lost. The `await` stands for any real asynchronous step between
- *   the read and the write (a log write, a remote check); it lasts a couple of
+ *   the read and the write (a log write, a remote check); it lasts a few
  *   milliseconds so that requests arriving meanwhile interleave whatever the load.
  * - `RevivingTouchStore` (TOUCH-2): touch finds the record whether or not it has
  *   expired, so touching an expired (unpurged) session brings it back to life.
@@ -18,7 +18,7 @@ import { MemoryStore, toSession, visibleTo } from "./memoryStore.js";
 import { type Session, SessionNotFound, type Updater } from "./store.js";
 
 /** The asynchronous step between update's read and its write, in milliseconds. */
-export const UNLOCKED_WINDOW_MS = 2;
+export const UNLOCKED_WINDOW_MS = 5;
 
 export class UnlockedUpdateStore extends MemoryStore {
   override async update(
