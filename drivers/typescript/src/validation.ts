@@ -20,6 +20,15 @@ import {
   SessionTooLarge,
 } from "./store.js";
 
+/** A UTF-16 code unit of a surrogate pair's half, standing alone (the `u` flag reads
+ * a proper pair as one code point, which this does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Valid Unicode text: no lone surrogates (VAL-3, VAL-7). String.isWellFormed is Node 20+. */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 /** I-JSON's safe integers (VAL-3). */
 export const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 const ID_ALPHABET = /^[A-Za-z0-9_-]+$/;
@@ -74,7 +83,7 @@ interface DataProblem {
 function scalarProblem(value: unknown): string | null {
   switch (typeof value) {
     case "string":
-      return value.isWellFormed() ? null : "a string holds a lone surrogate";
+      return isWellFormed(value) ? null : "a string holds a lone surrogate";
     case "boolean":
       return null;
     case "number":
@@ -98,7 +107,7 @@ function walk(value: unknown, depth: number, maxDepth: number, path: string): Da
     }
   } else if (isPlainObject(value)) {
     for (const key of Object.keys(value)) {
-      if (!key.isWellFormed())
+      if (!isWellFormed(key))
         return { pointer: path, message: "a key holds a lone surrogate", tooLarge: false };
       entries.push([key, value[key]]);
     }
@@ -136,7 +145,7 @@ export class Validator {
       .string()
       .min(1)
       .max(limits.maxOwnerLength)
-      .refine((s) => s.isWellFormed(), "must be valid Unicode text (no lone surrogates)");
+      .refine(isWellFormed, "must be valid Unicode text (no lone surrogates)");
     this.owner = ownerText.nullable();
     this.expectedVersion = z.number().int().min(1).max(MAX_SAFE_INTEGER).nullable();
     this.ttl = z.number(); // finite: Zod 4 refuses NaN and the infinities
