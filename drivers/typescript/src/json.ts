@@ -1,11 +1,21 @@
 /**
- * JSON text to values, keeping what `JSON.parse` loses: an integer literal beyond
+ * JSON between the driver protocol's wire and JavaScript values, keeping what the
+ * built-ins lose.
+ *
+ * `parseJson` reads JSON text, keeping what `JSON.parse` loses: an integer literal beyond
  * ±(2**53 - 1) becomes a `bigint` (so validation can refuse it, VAL-3, instead of
  * storing a rounded number), and Python's `NaN`, `Infinity` and `-Infinity` tokens are
  * read as numbers (so validation can refuse them too, rather than the message).
  *
  * `JSON.parse` does the work whenever the text holds no run of 16 digits (no unsafe
  * integer can hide there) and is plain JSON; only the rest takes the small parser below.
+ *
+ * `stringifyJson` writes JSON text as `JSON.stringify` does, but for a number that is
+ * integral and beyond ±(2**53 - 1): that can only have been a float, and `JSON.stringify`
+ * writes it as an integer literal with made-up trailing digits (6.011697093038469e16
+ * as 60116970930384690), which a reader that keeps integers exact (Python) takes for
+ * another number. It is written in exponent form instead, which every reader takes for
+ * the same double.
  */
 
 const LONG_DIGIT_RUN = /\d{16}/;
@@ -139,5 +149,47 @@ class Parser {
     } catch {
       return this.fail("bad string");
     }
+  }
+}
+
+/** A number as JSON text: an integral value beyond the safe range in exponent form. */
+function numberText(value: number): string {
+  if (!Number.isFinite(value)) return "null"; // as JSON.stringify
+  return Number.isInteger(value) && !Number.isSafeInteger(value) ? value.toExponential() : JSON.stringify(value);
+}
+
+/** JSON text of `value`, as JSON.stringify(value) but for unsafe integral numbers. */
+export function stringifyJson(value: unknown): string {
+  const parts: string[] = [];
+  write(value, parts);
+  return parts.join("");
+}
+
+function write(value: unknown, parts: string[]): void {
+  if (typeof value === "number") parts.push(numberText(value));
+  else if (typeof value !== "object" || value === null) {
+    const text = JSON.stringify(value); // strings, booleans, null; throws for a bigint
+    if (text === undefined) throw new TypeError(`a ${typeof value} is not a JSON value`);
+    parts.push(text);
+  } else if (Array.isArray(value)) {
+    parts.push("[");
+    value.forEach((item: unknown, i) => {
+      if (i > 0) parts.push(",");
+      if (item === undefined || typeof item === "function") parts.push("null");
+      else write(item, parts);
+    });
+    parts.push("]");
+  } else if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    write((value as { toJSON: () => unknown }).toJSON(), parts);
+  } else {
+    parts.push("{");
+    let first = true;
+    for (const [key, item] of Object.entries(value)) {
+      if (item === undefined || typeof item === "function") continue;
+      parts.push(first ? "" : ",", JSON.stringify(key), ":");
+      first = false;
+      write(item, parts);
+    }
+    parts.push("}");
   }
 }

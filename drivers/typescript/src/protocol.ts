@@ -18,7 +18,7 @@
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 
-import { parseJson } from "./json.js";
+import { parseJson, stringifyJson } from "./json.js";
 import {
   CorruptSession,
   ImportRejected,
@@ -198,10 +198,10 @@ export class Server {
       response = { id, error: wireError(error) };
     }
     try {
-      return JSON.stringify(response);
+      return stringifyJson(response);
     } catch (error) {
       // e.g. a store returned a bigint: still one answer, naming what went wrong.
-      return JSON.stringify({ id, error: wireError(error) });
+      return stringifyJson({ id, error: wireError(error) });
     }
   }
 

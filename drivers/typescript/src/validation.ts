@@ -265,17 +265,18 @@ export class Validator {
     });
     const unique = new Map(problems.map((p) => [p.pointer, p]));
     if (unique.size > 0 || !result.success) throw new ImportRejected([...unique.values()]);
-    for (const s of result.data.sessions) {
+    result.data.sessions.forEach((s, i) => {
       records.push({
         id: s.id,
-        json: JSON.stringify(s.data),
+        // The document's own data: Zod's copy of a record assigns keys, so "__proto__" is lost.
+        json: JSON.stringify((sessions[i] as { data: unknown }).data),
         version: s.version,
         createdMs: parseTimestamp(s.created_at) as number,
         updatedMs: parseTimestamp(s.updated_at) as number,
         expiresMs: s.expires_at === null ? null : (parseTimestamp(s.expires_at) as number),
         owner: s.owner ?? null,
       });
-    }
+    });
     return records;
   }
 }

@@ -212,6 +212,13 @@ describe("memory store", () => {
       ]);
     }
     await rejects(store.import("{not json"), ImportRejected);
+    const proto = JSON.parse('{"__proto__": {"x": 1}, "k": 2}') as JSONObject;
+    const kept = await store.create(proto, { id: "proto" });
+    const text = JSON.stringify(await store.export());
+    const { store: third } = clocked((clock) => new MemoryStore({ clock }));
+    await third.import(text);
+    assert.deepEqual(Object.keys((await third.get("proto"))?.data ?? {}), ["__proto__", "k"]);
+    assert.deepEqual((await third.get("proto"))?.data, kept.data);
     await rejects(store.import(doc, { onConflict: "merge" as "skip" }), InvalidSession);
   });
 

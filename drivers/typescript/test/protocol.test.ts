@@ -18,11 +18,14 @@ class Driver {
   private next = 0;
   private readonly waiting = new Map<number | null, (r: Response) => void>();
   readonly stray: Response[] = [];
+  /** Each response's line as the server wrote it, by request id. */
+  readonly lines = new Map<number | null, string>();
 
   constructor(store: string) {
     this.child = spawn(process.execPath, [DRIVER, store]);
     createInterface({ input: this.child.stdout }).on("line", (line) => {
       const response = JSON.parse(line) as Response;
+      this.lines.set(response.id, line);
       const resolve = this.waiting.get(response.id);
       this.waiting.delete(response.id);
       if (resolve) resolve(response);
@@ -168,6 +171,14 @@ describe("driver protocol: memory store", () => {
     const big = await driver.raw('{"id":9001,"op":"replace","args":{"id":"x","data":{},"expected_version":9007199254740992}}', 9001);
     assert.equal(big.error?.type, "InvalidSession");
     await invalid("create", { data: { k: "x".repeat(1_048_576) } }, "SessionTooLarge");
+  });
+
+  it("writes floats beyond 2**53 so that they read back as the same floats (3.1)", async () => {
+    const made = await driver.raw('{"id":9100,"op":"create","args":{"data":{"f":6.011697093038469e16,"g":[1e300,-9007199254740992.0],"i":9007199254740991}}}', 9100);
+    assert.ok("ok" in made);
+    const line = driver.lines.get(9100) ?? "";
+    // JSON.stringify would write 60116970930384690: an integer, and not this double.
+    assert.match(line, /"data":\{"f":6\.011697093038469e\+16,"g":\[1e\+300,-9\.007199254740992e\+15\],"i":9007199254740991\}/);
   });
 
   it("carries the contract's errors with their members (8.1)", async () => {
