@@ -20,7 +20,7 @@
 import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 
-import { parseJson } from "./json.js";
+import { parseJson, stringifyJson } from "./json.js";
 import { Mutex } from "./mutex.js";
 import {
   type Capabilities,
@@ -28,6 +28,7 @@ import {
   CorruptSession,
   DEFAULT_LIMITS,
   type ExportDocument,
+  type ExportedSession,
   ImportRejected,
   type ImportReport,
   type JSONObject,
@@ -102,6 +103,23 @@ export function toSession(record: StoredRecord, data: JSONObject = decode(record
     createdAt: new Date(record.createdMs),
     updatedAt: new Date(record.updatedMs),
     expiresAt: record.expiresMs === null ? null : new Date(record.expiresMs),
+    owner: record.owner,
+  };
+}
+
+function documentHead(now: number): Omit<ExportDocument, "sessions"> {
+  return { format: "sessionstore-export", format_version: 1, exported_at: formatTimestamp(now) };
+}
+
+/** A record as an export document holds it; a corrupt one raises (EXPORT-3). */
+function exported(record: StoredRecord): ExportedSession {
+  return {
+    id: record.id,
+    data: decode(record),
+    version: record.version,
+    created_at: formatTimestamp(record.createdMs),
+    updated_at: formatTimestamp(record.updatedMs),
+    expires_at: record.expiresMs === null ? null : formatTimestamp(record.expiresMs),
     owner: record.owner,
   };
 }
@@ -384,29 +402,33 @@ export class MemoryStore implements SessionStore {
     this.purgeExpired().catch(() => undefined); // a closed store: the next close clears the timer
   }
 
-  /** EXPORT-1: the sessions live at one instant, taken under the lock. */
-  async export(): Promise<ExportDocument> {
+  /** The live records at one instant, in id order (EXPORT-1). Records are never
+   * changed in place, only replaced, so the references stay a snapshot. */
+  private snapshot(): Promise<[number, StoredRecord[]]> {
     return this.locked(() => {
       const now = this.now();
-      const sessions = this.ids
-        .map((id) => this.records.get(id) as StoredRecord)
-        .filter((record) => isLive(record, now))
-        .map((record) => ({
-          id: record.id,
-          data: decode(record), // EXPORT-3: a corrupt session fails the export
-          version: record.version,
-          created_at: formatTimestamp(record.createdMs),
-          updated_at: formatTimestamp(record.updatedMs),
-          expires_at: record.expiresMs === null ? null : formatTimestamp(record.expiresMs),
-          owner: record.owner,
-        }));
-      return {
-        format: "sessionstore-export" as const,
-        format_version: 1 as const,
-        exported_at: formatTimestamp(now),
-        sessions,
-      };
+      const live = this.ids.map((id) => this.records.get(id) as StoredRecord).filter((r) => isLive(r, now));
+      return [now, live];
     });
+  }
+
+  async export(): Promise<ExportDocument> {
+    const [now, records] = await this.snapshot();
+    return { ...documentHead(now), sessions: records.map(exported) };
+  }
+
+  /** EXPORT-2: the export document as UTF-8 JSON text, `batch` sessions a chunk, one
+   * session a line; a corrupt session raises before the chunk that would hold it. */
+  async *exportChunks(batch = 1000): AsyncGenerator<Uint8Array> {
+    const [now, records] = await this.snapshot();
+    const head = stringifyJson({ ...documentHead(now), sessions: [] });
+    const encoder = new TextEncoder();
+    yield encoder.encode(head.slice(0, -2)); // without the closing "]}"
+    for (let start = 0; start < records.length; start += batch) {
+      const lines = records.slice(start, start + batch).map((r, i) => (start + i > 0 ? ",\n" : "\n") + stringifyJson(exported(r)));
+      yield encoder.encode(lines.join(""));
+    }
+    yield encoder.encode("\n]}");
   }
 
   /** IMPORT-1..IMPORT-6: everything checked before the lock; applied whole under it. */

@@ -129,6 +129,8 @@ export function wireError(error: unknown): Wire {
   if (error instanceof VersionConflict) Object.assign(wire, { expected: error.expected, actual: error.actual });
   if (error instanceof ImportRejected)
     wire.problems = error.problems.map((p) => ({ pointer: p.pointer, message: p.message }));
+  const chunks = (error as { chunks?: unknown }).chunks;
+  if (Array.isArray(chunks)) wire.chunks = chunks; // 8.3: what export_chunks yielded before
   return wire;
 }
 
@@ -297,9 +299,24 @@ export class Server {
           replaced: report.replaced,
         };
       }
-      default: // export_chunks, import_chunks
+      case "export_chunks":
+        return { chunks: await this.exportChunks(store) };
+      default: // import_chunks
         throw new Refused("Unsupported", `this server does not offer ${op}`);
     }
+  }
+
+  /** 5.12: every chunk of the store's streamed export, base64; an error carries the
+   * chunks yielded before it (EXPORT-3). */
+  private async exportChunks(store: SessionStore): Promise<string[]> {
+    if (store.exportChunks === undefined) throw new Refused("Unsupported", "the store offers no export_chunks");
+    const chunks: string[] = [];
+    try {
+      for await (const chunk of store.exportChunks()) chunks.push(Buffer.from(chunk).toString("base64"));
+    } catch (error) {
+      throw Object.assign(error instanceof Error ? error : new Error(String(error)), { chunks });
+    }
+    return chunks;
   }
 
   /** 5.13: the store's own update, with the transforms as its callback. */
@@ -360,7 +377,7 @@ export class Server {
       default_ttl_ms: store.defaultTtl === null ? null : Math.ceil(store.defaultTtl * 1000),
       hooks,
       clock: caps.injectableClock,
-      optional: [],
+      optional: store.exportChunks === undefined ? [] : ["export_chunks"],
       shared: false,
     };
   }

@@ -129,6 +129,9 @@ export interface SessionStore {
   import(doc: unknown, options?: { onConflict?: OnConflict }): Promise<ImportReport>;
   close(): Promise<void>;
 
+  /** EXPORT-2 (optional): the UTF-8 JSON text of an export document, in pieces. */
+  exportChunks?(): AsyncIterable<Uint8Array>;
+
   /** Test hook (ERR-3): make the stored data of session `id` undecodable. */
   corruptForTesting?(id: string): Promise<void>;
 }

@@ -222,6 +222,23 @@ describe("memory store", () => {
     await rejects(store.import(doc, { onConflict: "merge" as "skip" }), InvalidSession);
   });
 
+  it("streams the export a batch of sessions at a time (EXPORT-2, EXPORT-3)", async () => {
+    const { store } = clocked((clock) => new MemoryStore({ clock }));
+    for (let i = 0; i < 5; i++) await store.create({ i, f: 6.011697093038469e16 }, { id: `s${i}` });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of store.exportChunks(2)) chunks.push(chunk);
+    assert.equal(chunks.length, 1 + 3 + 1); // head, 2 + 2 + 1 sessions, tail
+    const text = Buffer.concat(chunks).toString("utf8");
+    assert.deepEqual(JSON.parse(text), await store.export());
+    assert.match(text, /"f":6\.011697093038469e\+16/);
+    await store.corruptForTesting("s2");
+    const before: Uint8Array[] = [];
+    await assert.rejects(async () => {
+      for await (const chunk of store.exportChunks(2)) before.push(chunk);
+    }, CorruptSession);
+    assert.equal(before.length, 2, "the head and s0, s1: never the chunk holding s2");
+  });
+
   it("reports corrupt data and stays unchanged (ERR-3, EXPORT-3)", async () => {
     const store = new MemoryStore();
     await store.create({ a: 1 }, { id: "c", ttl: 5 });

@@ -202,9 +202,14 @@ describe("driver protocol: memory store", () => {
       skipped_conflict: doc.sessions.length,
       replaced: 0,
     });
+    const { chunks } = await driver.ok("export_chunks");
+    const text = Buffer.concat(chunks.map((c: string) => Buffer.from(c, "base64"))).toString("utf8");
+    assert.deepEqual(JSON.parse(text), doc);
     await driver.ok("corrupt_for_testing", { id: "v" });
     assert.equal((await driver.error("get", { id: "v" })).type, "CorruptSession");
     assert.equal((await driver.error("export")).type, "CorruptSession");
+    const streamed = await driver.error("export_chunks");
+    assert.deepEqual([streamed.type, (streamed.chunks as string[]).length], ["CorruptSession", 1]);
     await driver.ok("close");
     assert.equal((await driver.error("count")).type, "StoreUnavailable");
     await driver.ok("reset", { clock_ms: T0 });
@@ -219,8 +224,9 @@ describe("driver protocol: memory store", () => {
     assert.equal((await driver.raw('{"id":77,"op":"fly","args":{}}', 77)).error?.type, "ProtocolError");
     assert.equal((await driver.raw('{"id":78,"op":"count","args":[]}', 78)).error?.type, "ProtocolError");
     assert.equal((await driver.error("get", { id: "x", extra: 1 })).type, "ProtocolError");
-    for (const op of ["export_chunks", "attach", "disconnect_for_testing"]) {
-      assert.equal((await driver.error(op, op === "attach" ? { url: "x" } : {})).type, "Unsupported");
+    for (const op of ["import_chunks", "attach", "disconnect_for_testing"]) {
+      const args = op === "attach" ? { url: "x" } : op === "import_chunks" ? { chunks: [] } : {};
+      assert.equal((await driver.error(op, args)).type, "Unsupported");
     }
   });
 
