@@ -20,7 +20,8 @@
 import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 
-import { parseJson, stringifyJson } from "./json.js";
+import { DocumentStream } from "./documentStream.js";
+import { JSONSyntaxError, parseJson, stringifyJson } from "./json.js";
 import { Mutex } from "./mutex.js";
 import {
   type Capabilities,
@@ -442,7 +443,29 @@ export class MemoryStore implements SessionStore {
         throw new ImportRejected([{ pointer: "", message: String(error) }]);
       }
     }
-    const records = this.validator.importedRecords(value);
+    return this.apply(this.validator.importedRecords(value), onConflict);
+  }
+
+  /** IMPORT-7: import of the JSON text the chunks join into, read as it comes: one
+   * session's text at a time is held, besides the records to write and their ids. */
+  async importChunks(
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    options: { onConflict?: OnConflict } = {},
+  ): Promise<ImportReport> {
+    const onConflict = this.validator.checkOnConflict(options.onConflict);
+    const stream = new DocumentStream();
+    const check = this.validator.recordChecker();
+    try {
+      for await (const chunk of chunks) for (const [i, raw] of stream.push(chunk)) check.record(raw, i);
+      check.head(stream.end());
+    } catch (error) {
+      if (!(error instanceof JSONSyntaxError)) throw error;
+      throw new ImportRejected([{ pointer: "", message: String(error) }]);
+    }
+    return this.apply(check.records(), onConflict);
+  }
+
+  private apply(records: StoredRecord[], onConflict: OnConflict): Promise<ImportReport> {
     return this.locked(() => {
       const now = this.now();
       const fresh = records.filter((r) => isLive(r, now)); // IMPORT-3

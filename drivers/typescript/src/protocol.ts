@@ -31,6 +31,7 @@ import {
   SessionTooLarge,
   StoreUnavailable,
   VersionConflict,
+  type ImportReport,
   type OnConflict,
   type JSONObject,
 } from "./store.js";
@@ -112,6 +113,15 @@ export function wireSession(session: Session | null): Wire | null {
     updated_at: timestamp(session.updatedAt),
     expires_at: session.expiresAt === null ? null : timestamp(session.expiresAt),
     owner: session.owner,
+  };
+}
+
+function wireReport(report: ImportReport): Wire {
+  return {
+    imported: report.imported,
+    skipped_expired: report.skippedExpired,
+    skipped_conflict: report.skippedConflict,
+    replaced: report.replaced,
   };
 }
 
@@ -291,18 +301,20 @@ export class Server {
         return store.export();
       case "import": {
         const onConflict = (args.on_conflict ?? undefined) as OnConflict | undefined;
-        const report = await store.import("text" in args ? args.text : a("doc"), { onConflict });
-        return {
-          imported: report.imported,
-          skipped_expired: report.skippedExpired,
-          skipped_conflict: report.skippedConflict,
-          replaced: report.replaced,
-        };
+        return wireReport(await store.import("text" in args ? args.text : a("doc"), { onConflict }));
       }
       case "export_chunks":
         return { chunks: await this.exportChunks(store) };
-      default: // import_chunks
-        throw new Refused("Unsupported", `this server does not offer ${op}`);
+      default: {
+        // import_chunks
+        if (store.importChunks === undefined) throw new Refused("Unsupported", "the store offers no import_chunks");
+        const { chunks } = args;
+        if (!Array.isArray(chunks) || !chunks.every((c) => typeof c === "string"))
+          throw new Refused("ProtocolError", "chunks must be an array of base64 strings");
+        const bytes = chunks.map((c: string) => new Uint8Array(Buffer.from(c, "base64")));
+        const onConflict = (args.on_conflict ?? undefined) as OnConflict | undefined;
+        return wireReport(await store.importChunks(bytes, { onConflict }));
+      }
     }
   }
 
@@ -377,7 +389,9 @@ export class Server {
       default_ttl_ms: store.defaultTtl === null ? null : Math.ceil(store.defaultTtl * 1000),
       hooks,
       clock: caps.injectableClock,
-      optional: store.exportChunks === undefined ? [] : ["export_chunks"],
+      optional: (["export_chunks", "import_chunks"] as const).filter(
+        (op) => store[op === "export_chunks" ? "exportChunks" : "importChunks"] !== undefined,
+      ),
       shared: false,
     };
   }

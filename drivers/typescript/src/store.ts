@@ -132,6 +132,12 @@ export interface SessionStore {
   /** EXPORT-2 (optional): the UTF-8 JSON text of an export document, in pieces. */
   exportChunks?(): AsyncIterable<Uint8Array>;
 
+  /** IMPORT-7 (optional): `import` of the JSON text the chunks join into, read as it comes. */
+  importChunks?(
+    chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+    options?: { onConflict?: OnConflict },
+  ): Promise<ImportReport>;
+
   /** Test hook (ERR-3): make the stored data of session `id` undecodable. */
   corruptForTesting?(id: string): Promise<void>;
 }

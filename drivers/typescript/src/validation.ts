@@ -137,7 +137,8 @@ export class Validator {
   readonly ttl;
   readonly listLimit;
   readonly onConflict = z.enum(["error", "skip", "replace"]);
-  readonly document;
+  private readonly head;
+  private readonly record;
 
   constructor(readonly limits: Limits = DEFAULT_LIMITS) {
     this.id = z.string().max(limits.maxIdLength).regex(ID_ALPHABET, "must be A-Z a-z 0-9 _ -");
@@ -151,7 +152,7 @@ export class Validator {
     this.ttl = z.number(); // finite: Zod 4 refuses NaN and the infinities
     this.listLimit = z.number().int().min(1).max(limits.maxListLimit);
     const timestamp = z.string().refine((s) => parseTimestamp(s) !== null, "not an RFC 3339 UTC timestamp with milliseconds");
-    const record = z.strictObject({
+    this.record = z.strictObject({
       id: this.id,
       data: z.record(z.string(), z.unknown()),
       version: z.number().int().min(1).max(MAX_SAFE_INTEGER),
@@ -160,11 +161,11 @@ export class Validator {
       expires_at: timestamp.nullable(),
       owner: ownerText.nullable().optional(),
     });
-    this.document = z.strictObject({
+    this.head = z.strictObject({
       format: z.literal("sessionstore-export"),
       format_version: z.literal(1),
       exported_at: timestamp,
-      sessions: z.array(record),
+      sessions: z.array(z.unknown()), // each one checked as a record
     });
   }
 
@@ -238,47 +239,73 @@ export class Validator {
   /** IMPORT-1: an export document checked whole. Returns its sessions, each with its
    * data encoded; raises ImportRejected listing every problem found. */
   importedRecords(doc: unknown): StoredRecord[] {
+    const check = this.recordChecker();
+    if (isPlainObject(doc) && Array.isArray(doc.sessions)) {
+      check.head({ ...doc, sessions: [] });
+      doc.sessions.forEach((raw: unknown, i) => check.record(raw, i));
+    } else check.head(doc);
+    return check.records();
+  }
+
+  /** Checks of a document's parts, as they come (a streamed import reads one record at
+   * a time): every problem is kept with its pointer, every valid record encoded, and
+   * `records()` returns them all, or raises ImportRejected with every problem. */
+  recordChecker(): {
+    head: (head: unknown) => void;
+    record: (raw: unknown, index: number) => void;
+    records: () => StoredRecord[];
+  } {
     const problems: Problem[] = [];
-    const result = this.document.safeParse(doc);
-    if (!result.success) {
-      for (const issue of result.error.issues) {
+    const records: StoredRecord[] = [];
+    const seen = new Set<string>();
+    const report = (error: z.ZodError, prefix: string): void => {
+      for (const issue of error.issues) {
         const keys = issue.code === "unrecognized_keys" ? issue.keys : [undefined];
         for (const key of keys) {
           const path = key === undefined ? issue.path : [...issue.path, key];
-          const pointer = path.map((p) => `/${escapePointer(String(p))}`).join("");
+          const pointer = prefix + path.map((p) => `/${escapePointer(String(p))}`).join("");
           problems.push({ pointer, message: issue.message });
         }
       }
-    }
-    const sessions = isPlainObject(doc) && Array.isArray(doc.sessions) ? doc.sessions : [];
-    const records: StoredRecord[] = [];
-    const seen = new Set<string>();
-    sessions.forEach((raw: unknown, i: number) => {
-      if (!isPlainObject(raw)) return;
-      const { id, data } = raw;
-      if (typeof id === "string") {
-        if (seen.has(id)) problems.push({ pointer: `/sessions/${i}/id`, message: `id ${id} occurs twice` });
-        seen.add(id);
-      }
-      const problem = isPlainObject(data) ? this.dataProblem(data) : null;
-      if (problem) problems.push({ pointer: `/sessions/${i}/data${problem.pointer}`, message: problem.message });
-    });
-    const unique = new Map(problems.map((p) => [p.pointer, p]));
-    if (unique.size > 0 || !result.success) throw new ImportRejected([...unique.values()]);
-    result.data.sessions.forEach((s, i) => {
-      records.push({
-        id: s.id,
-        // The document's own data: Zod's copy of a record assigns keys, so "__proto__" is lost.
-        json: JSON.stringify((sessions[i] as { data: unknown }).data),
-        version: s.version,
-        createdMs: parseTimestamp(s.created_at) as number,
-        updatedMs: parseTimestamp(s.updated_at) as number,
-        expiresMs: s.expires_at === null ? null : (parseTimestamp(s.expires_at) as number),
-        owner: s.owner ?? null,
-      });
-    });
-    return records;
+    };
+    return {
+      head: (head) => {
+        const result = this.head.safeParse(head);
+        if (!result.success) report(result.error, "");
+      },
+      record: (raw, i) => {
+        const at = `/sessions/${i}`;
+        const result = this.record.safeParse(raw);
+        if (!result.success) report(result.error, at);
+        if (!isPlainObject(raw)) return;
+        const { id, data } = raw;
+        if (typeof id === "string") {
+          if (seen.has(id)) problems.push({ pointer: `${at}/id`, message: `id ${id} occurs twice` });
+          seen.add(id);
+        }
+        const problem = isPlainObject(data) ? this.dataProblem(data) : null;
+        if (problem) problems.push({ pointer: `${at}/data${problem.pointer}`, message: problem.message });
+        if (!result.success || problem || problems.length > 0) return; // nothing will be written
+        const s = result.data;
+        records.push({
+          id: s.id,
+          // The document's own data: Zod's copy of a record assigns keys, so "__proto__" is lost.
+          json: JSON.stringify(data),
+          version: s.version,
+          createdMs: parseTimestamp(s.created_at) as number,
+          updatedMs: parseTimestamp(s.updated_at) as number,
+          expiresMs: s.expires_at === null ? null : (parseTimestamp(s.expires_at) as number),
+          owner: s.owner ?? null,
+        });
+      },
+      records: () => {
+        const unique = new Map(problems.map((p) => [p.pointer, p]));
+        if (unique.size > 0) throw new ImportRejected([...unique.values()]);
+        return records;
+      },
+    };
   }
+
 }
 
 /** A session as the memory store keeps it: data as compact JSON text (a private

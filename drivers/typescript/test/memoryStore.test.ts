@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { RevivingTouchStore, UnlockedUpdateStore } from "../src/brokenStores.js";
-import { parseJson } from "../src/json.js";
+import { parseJson, stringifyJson } from "../src/json.js";
 import { MemoryStore } from "../src/memoryStore.js";
 import {
   CorruptSession,
@@ -237,6 +237,41 @@ describe("memory store", () => {
       for await (const chunk of store.exportChunks(2)) before.push(chunk);
     }, CorruptSession);
     assert.equal(before.length, 2, "the head and s0, s1: never the chunk holding s2");
+  });
+
+  it("imports streamed text as import does, whatever the chunks' boundaries (IMPORT-7)", async () => {
+    const { store } = clocked((clock) => new MemoryStore({ clock }));
+    await store.create({ "a,]}\"[": ["]", { "}": "\\\"" }], e: "é😀" }, { id: "x", owner: "o" });
+    await store.create({ f: 6.011697093038469e16 }, { id: "y", ttl: 5 });
+    const doc = await store.export();
+    const text = Buffer.from(stringifyJson({ sessions: doc.sessions, format: doc.format, exported_at: doc.exported_at, format_version: 1 }));
+    const cut = (bytes: Buffer, size: number): Buffer[] =>
+      Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+    for (const size of [1, 7, text.length]) {
+      const { store: other } = clocked((clock) => new MemoryStore({ clock }));
+      assert.deepEqual(await other.importChunks(cut(text, size)), { imported: 2, skippedExpired: 0, skippedConflict: 0, replaced: 0 });
+      assert.deepEqual(await other.export(), doc);
+    }
+    const streamed: Uint8Array[] = [];
+    for await (const chunk of store.exportChunks(1)) streamed.push(chunk);
+    const { store: again } = clocked((clock) => new MemoryStore({ clock }));
+    assert.equal((await again.importChunks(streamed)).imported, 2);
+    const bad = stringifyJson({ ...doc, sessions: [doc.sessions[0], { ...doc.sessions[1], version: 0 }, doc.sessions[0], 5] });
+    const pointers = async (call: Promise<unknown>): Promise<string[]> => {
+      try {
+        await call;
+      } catch (e) {
+        if (e instanceof ImportRejected) return e.problems.map((p) => p.pointer).sort();
+      }
+      return [];
+    };
+    const whole = await pointers(again.import(bad));
+    assert.deepEqual(whole, ["/sessions/1/version", "/sessions/2/id", "/sessions/3"]);
+    assert.deepEqual(await pointers(again.importChunks(cut(Buffer.from(bad), 7))), whole);
+    for (const text of ['{"sessions":[1,]', '{"sessions":[,1]}', '{"sessions":[{]}', "[", ""]) {
+      assert.deepEqual(await pointers(again.importChunks([Buffer.from(text)])), [""], text);
+    }
+    assert.deepEqual(await pointers(again.importChunks([Buffer.from([0x7b, 0xff])])), [""], "not UTF-8");
   });
 
   it("reports corrupt data and stays unchanged (ERR-3, EXPORT-3)", async () => {

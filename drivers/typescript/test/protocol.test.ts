@@ -103,6 +103,7 @@ describe("driver protocol: memory store", () => {
       max_list_limit: 1000,
     });
     assert.deepEqual([hello.clock, hello.hooks, hello.shared], [true, ["corrupt_for_testing"], false]);
+    assert.deepEqual(hello.optional, ["export_chunks", "import_chunks"]);
   });
 
   it("runs the operations on the server's clock (3.1, 6)", async () => {
@@ -205,6 +206,9 @@ describe("driver protocol: memory store", () => {
     const { chunks } = await driver.ok("export_chunks");
     const text = Buffer.concat(chunks.map((c: string) => Buffer.from(c, "base64"))).toString("utf8");
     assert.deepEqual(JSON.parse(text), doc);
+    await driver.ok("reset", { clock_ms: T0 });
+    assert.deepEqual(await driver.ok("import_chunks", { chunks }), { imported: 1, skipped_expired: 0, skipped_conflict: 0, replaced: 0 });
+    assert.deepEqual(await driver.ok("export"), doc);
     await driver.ok("corrupt_for_testing", { id: "v" });
     assert.equal((await driver.error("get", { id: "v" })).type, "CorruptSession");
     assert.equal((await driver.error("export")).type, "CorruptSession");
@@ -224,10 +228,10 @@ describe("driver protocol: memory store", () => {
     assert.equal((await driver.raw('{"id":77,"op":"fly","args":{}}', 77)).error?.type, "ProtocolError");
     assert.equal((await driver.raw('{"id":78,"op":"count","args":[]}', 78)).error?.type, "ProtocolError");
     assert.equal((await driver.error("get", { id: "x", extra: 1 })).type, "ProtocolError");
-    for (const op of ["import_chunks", "attach", "disconnect_for_testing"]) {
-      const args = op === "attach" ? { url: "x" } : op === "import_chunks" ? { chunks: [] } : {};
-      assert.equal((await driver.error(op, args)).type, "Unsupported");
+    for (const op of ["attach", "disconnect_for_testing"]) {
+      assert.equal((await driver.error(op, op === "attach" ? { url: "x" } : {})).type, "Unsupported");
     }
+    assert.equal((await driver.error("import_chunks", { chunks: [1] })).type, "ProtocolError");
   });
 
   it("runs concurrent requests through the store's mutex: no lost update (2.3, CONC-1)", async () => {
