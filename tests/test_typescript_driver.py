@@ -32,7 +32,9 @@ def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{name} is missing on CI: .ci/run installs the Debian packages nodejs, npm")
+            pytest.fail(
+                f"{name} is missing on CI: .ci/run installs the Debian packages nodejs, npm"
+            )
         pytest.skip(f"{name} is not installed: the TypeScript driver cannot be built or run")
     return path
 
