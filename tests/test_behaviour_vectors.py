@@ -1,4 +1,4 @@
-"""spec/vectors/behaviour.json is what the kit's model predicts (issue 14, item 4)."""
+"""spec/vectors/behaviour/sequences.json is what the kit's model predicts (issue 14, item 4)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from sessionstore_conformance import clauses
 from sessionstore_conformance.behaviour_vectors import generate, render
 
-FILE = Path(__file__).resolve().parent.parent / "spec" / "vectors" / "behaviour.json"
+FILE = Path(__file__).resolve().parent.parent / "spec" / "vectors" / "behaviour" / "sequences.json"
 
 
 def test_the_vectors_are_up_to_date() -> None:

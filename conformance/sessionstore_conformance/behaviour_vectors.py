@@ -1,6 +1,6 @@
 """Language-neutral behaviour vectors: operation sequences with the results the model
 predicts, written as driver-protocol requests and responses (spec/driver-protocol.md)
-into spec/vectors/behaviour.json, so that a store in any language can be checked by its
+into spec/vectors/behaviour/sequences.json, so that a store in any language can be checked by its
 own test runner, without the kit (issue 14, item 4).
 
 Theory of operation. Each group starts a fresh store on a clock standing at START_MS.
@@ -182,7 +182,7 @@ def render(vectors: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else Path("spec/vectors/behaviour.json")
+    path = Path(argv[0]) if argv else Path("spec/vectors/behaviour/sequences.json")
     path.write_text(render(generate()), encoding="utf-8")
     return 0
 

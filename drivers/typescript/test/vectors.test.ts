@@ -1,5 +1,5 @@
 /**
- * The language-neutral behaviour vectors (spec/vectors/behaviour.json): each group's
+ * The language-neutral behaviour vectors (spec/vectors/behaviour/sequences.json): each group's
  * requests sent to a protocol Server around a fresh MemoryStore, in process, and each
  * response compared with the one the kit's model predicted. Error messages are the
  * store's own, so only an error's type (and a VersionConflict's versions) is compared.
@@ -26,10 +26,10 @@ interface Group {
 }
 
 // dist/test/ -> the repository's spec/vectors/
-const FILE = new URL("../../../../spec/vectors/behaviour.json", import.meta.url);
+const FILE = new URL("../../../../spec/vectors/behaviour/sequences.json", import.meta.url);
 const groups = JSON.parse(readFileSync(FILE, "utf8")) as Group[];
 
-describe("behaviour vectors (spec/vectors/behaviour.json)", () => {
+describe("behaviour vectors (spec/vectors/behaviour/sequences.json)", () => {
   it("has groups to run", () => assert.ok(groups.length > 0 && groups.every((g) => g.steps.length > 0)));
 
   for (const group of groups) {
