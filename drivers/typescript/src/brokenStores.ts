@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { MemoryStore, toSession, visibleTo } from "./memoryStore.js";
-import { type Session, SessionNotFound, type Updater } from "./store.js";
+import { type Session, SessionNotFound, shortId, type Updater } from "./store.js";
 
 /** The asynchronous step between update's read and its write, in milliseconds. */
 export const UNLOCKED_WINDOW_MS = 5;
@@ -27,7 +27,7 @@ export class UnlockedUpdateStore extends MemoryStore {
     options: { ttl?: number | null; owner?: string | null } = {},
   ): Promise<Session> {
     const current = await this.get(id, { owner: options.owner ?? null });
-    if (current === null) throw new SessionNotFound(`no live session with id ${id}`);
+    if (current === null) throw new SessionNotFound(`no live session with id ${shortId(id)}`);
     const next = await fn(current.data);
     await sleep(UNLOCKED_WINDOW_MS); // BROKEN: the lock is not held here
     return this.replace(id, next, { ttl: options.ttl ?? null, owner: options.owner ?? null });
@@ -42,7 +42,7 @@ export class RevivingTouchStore extends MemoryStore {
     const record = await this.locked(() => {
       const current = this.stored(id); // BROKEN: live or not (TOUCH-2)
       if (current === undefined || !visibleTo(current, owner))
-        throw new SessionNotFound(`no session with id ${id}`);
+        throw new SessionNotFound(`no session with id ${shortId(id)}`);
       const touched = { ...current, expiresMs: this.now() + ttlMs };
       this.put(touched);
       return touched;

@@ -40,6 +40,7 @@ import {
   SessionExists,
   SessionNotFound,
   type SessionStore,
+  shortId,
   StoreUnavailable,
   type Updater,
   VersionConflict,
@@ -89,10 +90,10 @@ function decode(record: StoredRecord): JSONObject {
   try {
     data = JSON.parse(record.json);
   } catch {
-    throw new CorruptSession(`session ${record.id} is corrupt: its stored data does not decode`);
+    throw new CorruptSession(`session ${shortId(record.id)} is corrupt: its stored data does not decode`);
   }
   if (typeof data !== "object" || data === null || Array.isArray(data))
-    throw new CorruptSession(`session ${record.id} is corrupt: its stored data is not an object`);
+    throw new CorruptSession(`session ${shortId(record.id)} is corrupt: its stored data is not an object`);
   return data as JSONObject;
 }
 
@@ -182,7 +183,7 @@ export class MemoryStore implements SessionStore {
 
   private require(id: string, now: number, owner: string | null): StoredRecord {
     const record = this.live(id, now, owner);
-    if (record === null) throw new SessionNotFound(`no live session with id ${id}`);
+    if (record === null) throw new SessionNotFound(`no live session with id ${shortId(id)}`);
     return record;
   }
 
@@ -245,7 +246,7 @@ export class MemoryStore implements SessionStore {
   private checkVersion(record: StoredRecord, expected: number | null): void {
     if (expected !== null && expected !== record.version)
       throw new VersionConflict(
-        `session ${record.id} is at version ${record.version}, not ${expected}`,
+        `session ${shortId(record.id)} is at version ${record.version}, not ${expected}`,
         expected,
         record.version,
       );
@@ -271,7 +272,7 @@ export class MemoryStore implements SessionStore {
       while (sessionId === null || (id === null && this.live(sessionId, now))) {
         sessionId = randomBytes(24).toString("base64url"); // CREATE-2: 192 bits
       }
-      if (this.live(sessionId, now)) throw new SessionExists(`a live session with id ${sessionId} exists`);
+      if (this.live(sessionId, now)) throw new SessionExists(`a live session with id ${shortId(sessionId)} exists`);
       const created: StoredRecord = {
         id: sessionId,
         json,
@@ -474,7 +475,7 @@ export class MemoryStore implements SessionStore {
         throw new ImportRejected(
           records.flatMap((r, i) =>
             clashes.has(r.id) && isLive(r, now)
-              ? [{ pointer: `/sessions/${i}/id`, message: `a live session with id ${r.id} exists` }]
+              ? [{ pointer: `/sessions/${i}/id`, message: `a live session with id ${shortId(r.id)} exists` }]
               : [],
           ),
         );

@@ -148,6 +148,14 @@ export interface StoreOptions {
 }
 export type StoreFactory = (options: StoreOptions) => SessionStore | Promise<SessionStore>;
 
+/**
+ * A session id as messages show it: an id is a bearer secret, so a message names a
+ * session by its first characters only (at most 6, at most half of the id).
+ */
+export function shortId(id: string): string {
+  return JSON.stringify(`${id.slice(0, Math.min(6, Math.floor(id.length / 2)))}…`);
+}
+
 // --- errors (ERR-1) ------------------------------------------------------------------
 
 export class SessionStoreError extends Error {

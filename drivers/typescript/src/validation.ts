@@ -18,6 +18,7 @@ import {
   type OnConflict,
   type Problem,
   SessionTooLarge,
+  shortId,
 } from "./store.js";
 
 /** A UTF-16 code unit of a surrogate pair's half, standing alone (the `u` flag reads
@@ -280,7 +281,7 @@ export class Validator {
         if (!isPlainObject(raw)) return;
         const { id, data } = raw;
         if (typeof id === "string") {
-          if (seen.has(id)) problems.push({ pointer: `${at}/id`, message: `id ${id} occurs twice` });
+          if (seen.has(id)) problems.push({ pointer: `${at}/id`, message: `id ${shortId(id)} occurs twice` });
           seen.add(id);
         }
         const problem = isPlainObject(data) ? this.dataProblem(data) : null;

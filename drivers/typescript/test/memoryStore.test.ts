@@ -283,6 +283,23 @@ describe("memory store", () => {
     await rejects(store.export(), CorruptSession);
   });
 
+  it("names sessions in messages by a short prefix only: an id is a bearer secret", async () => {
+    const store = new MemoryStore();
+    const made = await store.create({});
+    const messages: string[] = [];
+    for (const call of [
+      () => store.create({}, { id: made.id }),
+      () => store.replace(made.id, {}, { expectedVersion: 9 }),
+      () => store.touch(`${made.id}x`, 1),
+    ]) {
+      await call().catch((e: Error) => messages.push(e.message));
+    }
+    assert.equal(messages.length, 3);
+    for (const message of messages) {
+      assert.ok(message.includes(`"${made.id.slice(0, 6)}…"`) && !message.includes(made.id.slice(0, 7)), message);
+    }
+  });
+
   it("refuses every call once closed (CLOSE-1, CLOSE-2)", async () => {
     const store = new MemoryStore();
     await store.close();

@@ -187,7 +187,7 @@ describe("driver protocol: memory store", () => {
     await driver.ok("create", { data: {}, id: "v" });
     assert.deepEqual(await driver.error("replace", { id: "v", data: {}, expected_version: 3 }), {
       type: "VersionConflict",
-      message: "session v is at version 1, not 3",
+      message: 'session "…" is at version 1, not 3',
       expected: 3,
       actual: 1,
     });
