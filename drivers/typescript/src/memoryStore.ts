@@ -265,7 +265,7 @@ export class MemoryStore implements SessionStore {
     const json = this.validator.encodeData(data ?? {});
     const id = options.id === undefined || options.id === null ? null : this.validator.checkId(options.id);
     const owner = this.validator.checkOwner(options.owner);
-    const ttlMs = options.ttl === undefined || options.ttl === null ? this.defaultTtlMs : this.validator.ttlToMs(options.ttl);
+    const ttlMs = this.optionalTtlMs(options.ttl) ?? this.defaultTtlMs; // TTL-3
     const record = await this.locked(() => {
       const now = this.now();
       let sessionId = id;
