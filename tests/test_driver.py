@@ -372,3 +372,42 @@ def test_the_kit_over_the_protocol_passes_what_in_process_passes(
     }
     assert lost.keys() - timed_out == NOT_OVER_THE_WIRE.keys(), undecided
     assert not [c.clause.id for c in wire.clauses if c.outcome == "fail"]
+
+
+def test_a_store_in_another_process_is_held_to_the_network_tier() -> None:
+    """A pipe round trip costs what a network hop does: the in-process tier's 1 ms p99
+    would fail every exec: target (the TypeScript store's p99 was 1.5-4.4 ms)."""
+    report = run(EXEC_MEMORY, select=_select("latency_budgets"), profile="ci")
+    assert report.latency is not None
+    assert (report.latency.tier, report.latency.tier_source) == ("network", "another process")
+
+
+JSON_ONLY_LIMITS = """
+from sessionstore.backends.memory import MemoryStore
+
+
+class TakesIntegralFloats(MemoryStore):
+    async def list(self, *, cursor=None, limit=100):
+        if type(limit) is float and limit.is_integer():
+            limit = int(limit)  # what a store whose language has one number type sees
+        return await super().list(cursor=cursor, limit=limit)
+
+
+def factory(*, clock):
+    return TakesIntegralFloats(clock=clock)
+"""
+
+
+def test_an_integral_float_limit_is_not_sent_to_a_store_in_another_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON has one number type: a store in another process may read list(limit=2.0) as
+    2, and accept it. In process, the same store is rightly failed on LIST-3."""
+    (tmp_path / "json_only_limits.py").write_text(JSON_ONLY_LIMITS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]]))
+    select = _select("bad_arguments")
+    wire = run(f"exec:{SERVE} json_only_limits:factory", select=select, profile="ci")
+    assert [(r.status, r.message) for r in wire.checks] == [("passed", "")]
+    local = run("json_only_limits:factory", select=select, profile="ci")
+    assert "LIST-3" in {c.clause.id for c in local.clauses if c.outcome == "fail"}

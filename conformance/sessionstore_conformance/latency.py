@@ -4,7 +4,8 @@ Theory of operation. Where a store keeps its data bounds the latency it can prom
 budgets go by *tier*: ``in-process`` (the data in the caller's memory), ``local-disk``
 (files on the caller's host) or ``network`` (a server elsewhere). The tier follows from
 the store's capabilities (:func:`tier_of`: ``multi_host`` is network, ``durable`` or
-``multi_process`` local disk, nothing in-process) unless the user names one
+``multi_process`` local disk, nothing in-process; a store in another process, reached
+through the driver protocol, is network) unless the user names one
 (``--latency-tier``). A tier's budgets are ceilings on percentiles of each operation's
 latency (:data:`TIERS`); ``--budget p99=2ms`` overrides or adds one percentile's ceiling
 (:func:`parse_budget`). :class:`Budgets` carries that choice to the check.
@@ -48,9 +49,11 @@ UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 _BUDGET = re.compile(r"^\s*(p[0-9.]+)\s*=\s*([0-9]*\.?[0-9]+)\s*(us|µs|ms|s)\s*$")
 
 
-def tier_of(capabilities: Capabilities) -> str:
-    """The tier a store's capabilities imply (PERF-1)."""
-    if capabilities.multi_host:
+def tier_of(capabilities: Capabilities, elsewhere: bool = False) -> str:
+    """The tier a store's capabilities imply (PERF-1); a store the kit reaches in another
+    process (``elsewhere``: an ``exec:`` target) answers over a pipe, a network hop's
+    cost (0.2-0.5 ms a call), whatever it claims."""
+    if capabilities.multi_host or elsewhere:
         return "network"
     if capabilities.durable or capabilities.multi_process:
         return "local-disk"
@@ -88,10 +91,14 @@ class Budgets:
         if self.tier is not None and self.tier not in TIERS:
             raise UsageError(f"latency tier {self.tier!r}: choose from {', '.join(TIERS)}")
 
-    def resolve(self, capabilities: Capabilities) -> tuple[str, str, dict[str, float]]:
+    def resolve(
+        self, capabilities: Capabilities, elsewhere: bool = False
+    ) -> tuple[str, str, dict[str, float]]:
         """The tier, where it came from, and the ceilings in force."""
-        tier = self.tier or tier_of(capabilities)
+        tier = self.tier or tier_of(capabilities, elsewhere)
         source = "--latency-tier" if self.tier else "capabilities"
+        if not self.tier and elsewhere:
+            source = "another process"
         ceilings = {**TIERS[tier], **self.overrides}
         return tier, source, {p: ceilings[p] for p in PERCENTILES if p in ceilings}
 
@@ -159,7 +166,7 @@ class LatencyTable:
     """What the latency check measured, and the budgets it was held to."""
 
     tier: str
-    #: "capabilities" or "--latency-tier"
+    #: "capabilities", "another process" (an exec: target) or "--latency-tier"
     tier_source: str
     #: percentile -> ceiling (seconds)
     budgets: dict[str, float]

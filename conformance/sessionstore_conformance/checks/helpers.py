@@ -74,6 +74,14 @@ def sendable(store: Any, value: Any) -> bool:
     return not getattr(store, "json_only", False) or expressible(value)
 
 
+def integer_typed(store: Any, value: Any) -> bool:
+    """Whether ``store`` can tell ``value`` from an integer: an integral float (``2.0``)
+    is a bad count in Python, but JSON has one number type and a store in another process
+    reads it as 2 (spec/driver-protocol.md, 9)."""
+    integral = type(value) is float and value.is_integer()
+    return not (integral and getattr(store, "json_only", False))
+
+
 def nested(depth: int) -> dict[str, Any]:
     """A JSON object ``depth`` containers deep (the top object counts as one)."""
     data: dict[str, Any] = {}

@@ -304,7 +304,9 @@ async def measure(
 async def check_latency_budgets(ctx: Ctx) -> None:
     """After warm-up, every operation's latency percentiles are within the budgets of the
     store's tier (or those the run chose)."""
-    tier, source, budgets = ctx.budgets.resolve(ctx.store.capabilities)
+    tier, source, budgets = ctx.budgets.resolve(
+        ctx.store.capabilities, elsewhere=getattr(ctx.store, "json_only", False)
+    )
     effort = EFFORT.get(ctx.profile, EFFORT["dev"])
     found, subtracted = await measure(ctx.store, effort, random.Random(ctx.seed))
     table = LatencyTable(tier, source, budgets, effort.rounds, subtracted, found)
