@@ -240,7 +240,7 @@ def valid(value: Any, depth: int = 1) -> bool:
     if kind is str:
         return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
     if kind is int:
-        return abs(value) <= 2**53 - 1
+        return bool(abs(value) <= 2**53 - 1)
     if kind is float:
         return math.isfinite(value)
     return kind is bool or value is None
@@ -311,7 +311,8 @@ def test_readers_racing_on_the_first_read_all_get_the_same_data() -> None:
         seen.append(id(session.data))
 
     for _ in range(20):
-        session, barrier, seen = written({"k": list(range(2000))}), threading.Barrier(8), []
+        session, barrier = written({"k": list(range(2000))}), threading.Barrier(8)
+        seen: list[int] = []
         threads = [threading.Thread(target=read, args=(session, barrier, seen)) for _ in range(8)]
         for thread in threads:
             thread.start()
