@@ -186,10 +186,12 @@ def _round_trips(data: JSONObject, max_depth: int) -> bool:
     a JSON one (a tuple, an enum member, a UUID, a Fragment) or a float that is not
     finite (NaN and the infinities become null). Both are found level by level in C,
     without decoding: ``gc.get_referents`` of the containers of one level is the next
-    level (a list's items; a dict's values, and its keys when they are not all exact
-    strings, which orjson refused anyway), and atoms have no referents. One pass of
-    ``type`` over each level gives its types; the count of levels is the depth. On a 64
-    KiB session this took a third of decode-and-compare."""
+    level (a list's items; a dict's values, and its keys on Python 3.10 or when they
+    are not all exact strings), and atoms have no referents. A level is expanded only
+    once its types are all JSON's. One pass of ``type`` over each level gives its types;
+    the count of levels is the depth. On the benchmark's 64 KiB session (1,626 values)
+    this took 47 us, beside 28 us for orjson.dumps; decoding, comparing and an exact-type
+    test with marshal had taken 270 us."""
     level: list[Any] = [data]
     for _depth in range(max_depth):  # level: the values inside containers at _depth + 1
         level = gc.get_referents(*level)

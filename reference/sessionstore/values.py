@@ -100,12 +100,14 @@ class Session:
     ) -> Session:
         """A session whose data is ``encoded``, JSON text of an object that the store has
         just validated and written: it is decoded when ``data`` is first read. The bytes
-        are immutable, so the decoded data is still the caller's own (COPY-1)."""
+        are immutable, so the decoded data is still the caller's own (COPY-1). Pass an
+        exact-size copy (``kept``): the session holds the bytes as long as it lives."""
         data = cast(JSONObject, _Undecoded((encoded,)))  # stands in for the data until read
         return cls.from_ms(id, data, version, created_ms, updated_ms, expires_ms, owner)
 
     @property
     def data(self) -> JSONObject:
+        """The session's data: the caller's own copy (COPY-1)."""
         data = self._data
         if type(data) is not _Undecoded:
             return data  # type: ignore[return-value]
