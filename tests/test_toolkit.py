@@ -250,6 +250,6 @@ async def test_a_rejected_import_changes_nothing_and_a_closed_store_refuses() ->
 @pytest.mark.parametrize("module", [memory, sqlite, redis], ids=lambda m: m.__name__)
 def test_the_reference_stores_use_the_toolkits_helpers(module: Any) -> None:
     shared = [name for name in kit_api.__all__ if hasattr(module, name)]
-    assert {"Record", "check_id", "encode_checked", "ttl_to_ms", "new_id"} <= set(shared)
+    assert {"Record", "check_id", "encode_data", "ttl_to_ms", "new_id"} <= set(shared)
     for name in shared:
         assert getattr(module, name) is getattr(kit_api, name), name

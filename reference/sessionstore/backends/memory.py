@@ -49,7 +49,7 @@ from ..semantics import (
     check_owner,
     check_version,
     decode_data,
-    encode_checked,
+    encode_data,
     kept,
     new_id,
     now_ms_function,
@@ -125,10 +125,9 @@ class MemoryStore(ClosesOnExit):
             return None
         return record
 
-    def _encode(self, data: object) -> tuple[bytes, JSONObject]:
-        """encode_checked, keeping an exact-size copy of the bytes: this store holds them."""
-        encoded, copy = encode_checked(data, self.limits)
-        return kept(encoded), copy
+    def _encode(self, data: object) -> bytes:
+        """encode_data, keeping an exact-size copy of the bytes: this store holds them."""
+        return kept(encode_data(data, self.limits))
 
     def _put(self, record: Record) -> None:
         old: Record | None = self._records.get(record.id)
@@ -175,7 +174,7 @@ class MemoryStore(ClosesOnExit):
         id: str | None = None,
         owner: str | None = None,
     ) -> Session:
-        encoded, copy = self._encode({} if data is None else data)
+        encoded = self._encode({} if data is None else data)
         session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -188,7 +187,7 @@ class MemoryStore(ClosesOnExit):
                 session_id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner
             )
             self._put(record)
-        return record.to_session(copy)
+        return record.to_written_session()
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
@@ -208,7 +207,7 @@ class MemoryStore(ClosesOnExit):
         owner: str | None = None,
     ) -> Session:
         check_id(id, self.limits)
-        encoded, copy = self._encode(data)
+        encoded = self._encode(data)
         check_version(expected_version)
         check_owner(owner, self.limits)
         if ttl is not None:
@@ -219,7 +218,7 @@ class MemoryStore(ClosesOnExit):
             current = self._require(id, now, owner)
             current.check_version(expected_version)
             record = self._written(current, encoded, now, ttl)
-        return record.to_session(copy)
+        return record.to_written_session()
 
     async def update(
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
@@ -232,9 +231,9 @@ class MemoryStore(ClosesOnExit):
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            encoded, copy = self._encode(fn(decode_data(current.data, id)))
+            encoded = self._encode(fn(decode_data(current.data, id)))
             record = self._written(current, encoded, now, ttl)
-        return record.to_session(copy)
+        return record.to_written_session()
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
         check_id(id, self.limits)

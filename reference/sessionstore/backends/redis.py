@@ -90,7 +90,8 @@ from ..semantics import (
     check_owner,
     check_version,
     decode_data,
-    encode_checked,
+    encode_data,
+    kept,
     new_id,
     now_ms_function,
     sessions_of,
@@ -395,7 +396,7 @@ class RedisStore(ClosesOnExit):
         id: str | None = None,
         owner: str | None = None,
     ) -> Session:
-        encoded, copy = encode_checked({} if data is None else data, self.limits)
+        encoded = kept(encode_data({} if data is None else data, self.limits))
         session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -414,7 +415,7 @@ class RedisStore(ClosesOnExit):
         )
         if not made:
             raise SessionExists(f"a live session with id {short_id(session_id)} exists")
-        return Session.from_ms(session_id, copy, 1, now, now, expires, owner)
+        return Session.from_json_ms(session_id, encoded, 1, now, now, expires, owner)
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
@@ -440,7 +441,7 @@ class RedisStore(ClosesOnExit):
         owner: str | None = None,
     ) -> Session:
         check_id(id, self.limits)
-        encoded, copy = encode_checked(data, self.limits)
+        encoded = kept(encode_data(data, self.limits))
         check_version(expected_version)
         check_owner(owner, self.limits)
         ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -457,11 +458,12 @@ class RedisStore(ClosesOnExit):
             owner or "",
             self._pxat(expires),
         )
-        return self._written(id, copy, now, result, expected_version)
+        return self._written(id, encoded, now, result, expected_version)
 
     def _written(
-        self, id: str, copy: JSONObject, now: int, result: Flat, expected: int | None
+        self, id: str, encoded: bytes, now: int, result: Flat, expected: int | None
     ) -> Session:
+        """The session a write returns, its data decoded only if the caller reads it."""
         status = result[0]
         if status == 0:
             raise SessionNotFound(f"no live session with id {short_id(id)}")
@@ -473,9 +475,9 @@ class RedisStore(ClosesOnExit):
                 actual=actual,
             )
         _, version, created, expires, stored_owner = result
-        return Session.from_ms(
+        return Session.from_json_ms(
             id,
-            copy,
+            encoded,
             int(version),
             int(created),
             now,
@@ -496,7 +498,7 @@ class RedisStore(ClosesOnExit):
             current, generation = (None, b"") if raw is None else parse_session(id, raw)
             if current is None or not current.is_live(self._now()) or not current.visible_to(owner):
                 raise SessionNotFound(f"no live session with id {short_id(id)}")
-            encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
+            encoded = kept(encode_data(fn(decode_data(current.data, id)), self.limits))
             now = self._now()  # the write is the linearization point: its own now
             expires = None if ttl_ms is None else now + ttl_ms
             result = await self._run(
@@ -512,7 +514,7 @@ class RedisStore(ClosesOnExit):
                 self._pxat(expires),
             )
             if result[0] != -1:
-                return self._written(id, copy, now, result, None)
+                return self._written(id, encoded, now, result, None)
             if attempt >= 2:  # contention: back off a little, with jitter
                 await asyncio.sleep(random.uniform(0, min(0.02, 0.0005 * 2**attempt)))
         raise StoreUnavailable(

@@ -63,7 +63,8 @@ from ..semantics import (
     check_owner,
     check_version,
     decode_data,
-    encode_checked,
+    encode_data,
+    kept,
     new_id,
     now_ms_function,
     sessions_of,
@@ -595,7 +596,6 @@ class SQLiteStore(ClosesOnExit):
         now: int,
         current: Record,
         encoded: bytes,
-        copy: JSONObject,
         ttl_ms: int | None,
     ) -> Session:
         """REC-4: every data write bumps the version and updated_at; ttl=None keeps expiry.
@@ -609,8 +609,8 @@ class SQLiteStore(ClosesOnExit):
         else:
             expires = now + ttl_ms
             db.execute(self._sql_rewrite_expiry, (encoded, version, now, expires, current.id))
-        return Session.from_ms(
-            current.id, copy, version, current.created_ms, now, expires, current.owner
+        return Session.from_json_ms(
+            current.id, encoded, version, current.created_ms, now, expires, current.owner
         )
 
     # --- the contract -------------------------------------------------------------------------
@@ -623,15 +623,15 @@ class SQLiteStore(ClosesOnExit):
         id: str | None = None,
         owner: str | None = None,
     ) -> Session:
-        encoded, copy = encode_checked({} if data is None else data, self.limits)
+        encoded = kept(encode_data({} if data is None else data, self.limits))
         session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
 
         try:  # first attempt inline: see _attempt
-            return self._attempt(_WRITE, self._create, session_id, encoded, copy, ttl_ms, owner)
+            return self._attempt(_WRITE, self._create, session_id, encoded, ttl_ms, owner)
         except _Busy:
-            return await self._write(self._create, session_id, encoded, copy, ttl_ms, owner)
+            return await self._write(self._create, session_id, encoded, ttl_ms, owner)
 
     def _create(
         self,
@@ -639,7 +639,6 @@ class SQLiteStore(ClosesOnExit):
         now: int,
         id: str,
         encoded: bytes,
-        copy: JSONObject,
         ttl_ms: int | None,
         owner: str | None,
     ) -> Session:
@@ -647,7 +646,7 @@ class SQLiteStore(ClosesOnExit):
             raise SessionExists(f"a live session with id {short_id(id)} exists")
         record = Record(id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner)
         self._store(db, record)
-        return record.to_session(copy)
+        return record.to_written_session()
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
@@ -683,19 +682,17 @@ class SQLiteStore(ClosesOnExit):
         owner: str | None = None,
     ) -> Session:
         check_id(id, self.limits)
-        encoded, copy = encode_checked(data, self.limits)
+        encoded = kept(encode_data(data, self.limits))
         check_version(expected_version)
         check_owner(owner, self.limits)
         ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
 
         try:  # first attempt inline: see _attempt
             return self._attempt(
-                _WRITE, self._replace, id, encoded, copy, expected_version, ttl_ms, owner
+                _WRITE, self._replace, id, encoded, expected_version, ttl_ms, owner
             )
         except _Busy:
-            return await self._write(
-                self._replace, id, encoded, copy, expected_version, ttl_ms, owner
-            )
+            return await self._write(self._replace, id, encoded, expected_version, ttl_ms, owner)
 
     def _replace(
         self,
@@ -703,14 +700,13 @@ class SQLiteStore(ClosesOnExit):
         now: int,
         id: str,
         encoded: bytes,
-        copy: JSONObject,
         expected_version: int | None,
         ttl_ms: int | None,
         owner: str | None,
     ) -> Session:
         current = self._require(db, now, id, owner)
         current.check_version(expected_version)
-        return self._rewrite(db, now, current, encoded, copy, ttl_ms)
+        return self._rewrite(db, now, current, encoded, ttl_ms)
 
     async def update(
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
@@ -733,8 +729,8 @@ class SQLiteStore(ClosesOnExit):
         owner: str | None,
     ) -> Session:
         current = self._require(db, now, id, owner)
-        encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
-        return self._rewrite(db, now, current, encoded, copy, ttl_ms)
+        encoded = kept(encode_data(fn(decode_data(current.data, id)), self.limits))
+        return self._rewrite(db, now, current, encoded, ttl_ms)
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
         check_id(id, self.limits)

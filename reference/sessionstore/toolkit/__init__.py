@@ -21,9 +21,10 @@ The helpers, by the rule they keep:
 Records and data
     ``Record`` — a stored session: id, data as compact UTF-8 JSON bytes, version, the
     three times in epoch milliseconds, owner; ``is_live``, ``visible_to``,
-    ``check_version``, ``to_session``.
-    ``encode_checked(data, limits)`` — validate data (VAL-2..VAL-5), return its bytes
-    and a decoded copy to hand back. ``encode_data`` — the bytes alone.
+    ``check_version``, ``to_session``, and ``to_written_session`` for a record just
+    written, whose session decodes the data only when the caller reads it.
+    ``encode_data(data, limits)`` — validate data (VAL-2..VAL-5), return its bytes.
+    ``encode_checked`` — the bytes and a decoded copy to hand back.
     ``decode_data(raw, id)`` — stored bytes to data; CorruptSession if they do not
     decode to an object (ERR-3). ``kept(encoded)`` — an exact-size copy of encoded bytes
     for a store that holds them in memory. ``sessions_of(records)`` — many records to

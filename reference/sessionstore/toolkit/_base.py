@@ -49,7 +49,8 @@ from ..semantics import (
     check_owner,
     check_version,
     decode_data,
-    encode_checked,
+    encode_data,
+    kept,
     new_id,
     now_ms_function,
     sessions_of,
@@ -198,7 +199,7 @@ class RecordStore(ClosesOnExit, ABC):
         owner: str | None = None,
     ) -> Session:
         """CREATE-1..4, TTL-2, TTL-3, OWN-1; validation VAL-1..VAL-7 before any read."""
-        encoded, copy = encode_checked({} if data is None else data, self.limits)
+        encoded = kept(encode_data({} if data is None else data, self.limits))
         session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
         ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -214,7 +215,7 @@ class RecordStore(ClosesOnExit, ABC):
             expires = None if ttl_ms is None else now + ttl_ms
             record = Record(session_id, encoded, 1, now, now, expires, owner)
             if await self.write(record, stored):  # over an expired row: CREATE-4
-                return record.to_session(copy)
+                return record.to_written_session()
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         """GET-1, GET-2, LIVE-2, OWN-2; stored data that does not decode raises
@@ -237,7 +238,7 @@ class RecordStore(ClosesOnExit, ABC):
         """REPLACE-1..3, REC-3, REC-4, TTL-2, TTL-3. Needs no old data: it overwrites a
         corrupt row (ERR-3)."""
         check_id(id, self.limits)
-        encoded, copy = encode_checked(data, self.limits)
+        encoded = kept(encode_data(data, self.limits))
         check_version(expected_version)
         check_owner(owner, self.limits)
         ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
@@ -246,7 +247,7 @@ class RecordStore(ClosesOnExit, ABC):
             current.check_version(expected_version)  # REPLACE-2
             record = _written(current, encoded, now, ttl_ms)
             if await self.write(record, current):
-                return record.to_session(copy)
+                return record.to_written_session()
 
     async def update(
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
@@ -259,10 +260,10 @@ class RecordStore(ClosesOnExit, ABC):
         ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
         while True:
             now, current = await self._require(id, owner)  # UPDATE-3: fn not called
-            encoded, copy = encode_checked(fn(decode_data(current.data, id)), self.limits)
+            encoded = kept(encode_data(fn(decode_data(current.data, id)), self.limits))
             record = _written(current, encoded, now, ttl_ms)
             if await self.write(record, current):
-                return record.to_session(copy)
+                return record.to_written_session()
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
         """TOUCH-1, TOUCH-2: a new expiry; data, version and updated_at kept."""
