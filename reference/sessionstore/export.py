@@ -233,12 +233,18 @@ def import_report(
                 for i, sid in clashing
             ]
         )
-    kept = len(clashing) if on_conflict != "replace" else 0
+    return counted_report(total, expired, len(clashing), on_conflict)
+
+
+def counted_report(total: int, expired: int, clashes: int, on_conflict: OnConflict) -> ImportReport:
+    """The report of an import of ``total`` records, ``expired`` of them already expired
+    and ``clashes`` of the live ones live in the store too, which it did not reject."""
+    kept = clashes if on_conflict != "replace" else 0
     return ImportReport(
-        imported=total - expired - len(clashing),
+        imported=total - expired - clashes,
         skipped_expired=expired,
         skipped_conflict=kept,
-        replaced=len(clashing) - kept,
+        replaced=clashes - kept,
     )
 
 
