@@ -43,6 +43,7 @@ from ..export import counted_report
 from ..redaction import short_id
 from ..semantics import Record
 from ..values import ImportReport, OnConflict
+from ._stored import Stored, as_record, stored, stored_expiry
 
 T = TypeVar("T")
 #: Items handled per step of the preparation: a few ms of work each.
@@ -100,9 +101,9 @@ def fill_sorted(target: SortedList[Any], ordered: list[Any]) -> None:
     target._len = len(ordered)  # type: ignore[attr-defined]
 
 
-def _plain(records: SortedDict[str, Record]) -> dict[str, Record]:
+def _plain(records: SortedDict[str, Stored]) -> dict[str, Stored]:
     """A SortedDict as the dict it is, for dict's own methods (its key list untouched)."""
-    return cast("dict[str, Record]", records)
+    return cast("dict[str, Stored]", records)
 
 
 def _in_range(entries: list[Entry], after: int, until: int) -> list[str] | None:
@@ -128,7 +129,7 @@ class Prepared:
         self.records = records
         self.now = now
         self.on_conflict = on_conflict
-        self.records_after: SortedDict[str, Record] = SortedDict()
+        self.records_after: SortedDict[str, Stored] = SortedDict()
         self.expiry_after: SortedList[Entry] = SortedList()
         self._index: dict[str, int] = {}  # imported id -> its place in the document
         self._clashes: set[str] = set()  # imported ids live in the store and the import
@@ -137,7 +138,7 @@ class Prepared:
         self._incoming: list[Entry] = []  # expiry entries of the records live at ``now``
 
     async def prepare(
-        self, ids: list[str], keys: list[str], values: list[Record], expiry: list[Entry]
+        self, ids: list[str], keys: list[str], values: list[Stored], expiry: list[Entry]
     ) -> None:
         """Plan the import against the snapshot (its ids in order, its dict's keys and
         values, its expiry index) and build the indexes after it, a step at a time.
@@ -152,7 +153,7 @@ class Prepared:
         writes, new_ids, replaced = await self._plan(after)
         for start in range(0, len(writes), 4 * STEP):
             written = writes[start : start + 4 * STEP]
-            dict.update(after, zip([r.id for r in written], written, strict=True))
+            dict.update(after, zip([r.id for r in written], map(stored, written), strict=True))
             await asyncio.sleep(0)
         ordered = await merged_in_steps([ids, await sorted_in_steps(new_ids)])
         fill_sorted(self.records_after._list, ordered)  # type: ignore[attr-defined]
@@ -174,8 +175,8 @@ class Prepared:
             if r.expires_ms is not None and r.expires_ms > self.now
         ]
 
-    async def _plan(self, stored: dict[str, Record]) -> tuple[list[Record], list[str], set[str]]:
-        """plan_import against ``stored`` (the snapshot), a step at a time: the records
+    async def _plan(self, before: dict[str, Stored]) -> tuple[list[Record], list[str], set[str]]:
+        """plan_import against ``before`` (the snapshot), a step at a time: the records
         to write, the ids among them new to the store, and those that replace a record."""
         now, replace = self.now, self.on_conflict == "replace"
         index, clashes = self._index, self._clashes
@@ -188,11 +189,11 @@ class Prepared:
                 if not record.is_live(now):
                     self._expired += 1
                     continue
-                current = stored.get(record.id)
+                current = before.get(record.id)
                 if current is None:
                     new_ids.append(record.id)
                 else:
-                    if current.is_live(now):
+                    if as_record(current).is_live(now):
                         clashes.add(record.id)
                         if not replace:
                             continue
@@ -208,7 +209,7 @@ class Prepared:
             raise ImportRejected(problems)
         return writes, new_ids, replaced
 
-    def commit(self, live: dict[str, Record], now: int, journal: Journal) -> ImportReport | None:
+    def commit(self, live: dict[str, Stored], now: int, journal: Journal) -> ImportReport | None:
         """Under the store's lock: plan again, against the ``live`` records at ``now``,
         the ids whose answer may have changed since the snapshot (see the module's
         docstring), patching the indexes after the import for them. The import's report,
@@ -221,7 +222,8 @@ class Prepared:
         if stored is None or incoming is None:
             return None
         for sid in {*journal.ids, *stored, *incoming}:
-            self._replan(sid, live.get(sid), now)
+            current = live.get(sid)
+            self._replan(sid, None if current is None else as_record(current), now)
         if self._clashes and self.on_conflict == "error":
             raise ImportRejected(problems_of(sorted((self._index[s], s) for s in self._clashes)))
         return counted_report(
@@ -249,12 +251,12 @@ class Prepared:
     def _set(self, sid: str, record: Record | None) -> None:
         """The indexes after the import hold ``record`` for ``sid`` (None: nothing)."""
         old = _plain(self.records_after).get(sid)
-        if old is not None and old.expires_ms is not None:
-            self.expiry_after.discard((old.expires_ms, sid))
+        if old is not None and stored_expiry(old) is not None:
+            self.expiry_after.discard((stored_expiry(old), sid))
         if record is None:
             if old is not None:
                 del self.records_after[sid]
             return
-        self.records_after[sid] = record
+        self.records_after[sid] = stored(record)
         if record.expires_ms is not None:
             self.expiry_after.add((record.expires_ms, sid))

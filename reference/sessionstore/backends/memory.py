@@ -71,11 +71,11 @@ from ..values import (
 )
 from ._beside import Journal, Prepared
 from ._lifecycle import ClosesOnExit
+from ._stored import Stored, as_record, as_records, stored, stored_data, stored_expiry
 
 _ID = attrgetter("id")
-_DATA = attrgetter("data")
 #: A snapshot: the ids in order, and the ids and records in the dict's own order.
-_Snapshot = tuple[list[str], list[str], list[Record]]
+_Snapshot = tuple[list[str], list[str], list[Stored]]
 #: Sessions removed per step of purge_expired, and converted per step of export.
 PURGE_BATCH = EXPORT_BATCH = 1000
 #: Imports of up to this many records are applied in one step (a few ms); larger ones
@@ -88,14 +88,15 @@ async def _live_batches(now: int, snapshot: _Snapshot, size: int) -> AsyncIterat
     """The live records of a snapshot (MemoryStore._snapshot), in id order, ``size`` at a
     time; the records are first indexed by id a slice at a time."""
     ids, keys, values = snapshot
-    records: dict[str, Record] = {}
+    records: dict[str, Stored] = {}
     step = 16 * size
     for start in range(0, len(keys), step):
         part = slice(start, start + step)
         records.update(zip(keys[part], values[part], strict=True))
         await asyncio.sleep(0)
     for start in range(0, len(ids), size):
-        yield [r for r in map(records.__getitem__, ids[start : start + size]) if r.is_live(now)]
+        batch = as_records(map(records.__getitem__, ids[start : start + size]))
+        yield [r for r in batch if r.is_live(now)]
 
 
 class MemoryStore(ClosesOnExit):
@@ -114,9 +115,9 @@ class MemoryStore(ClosesOnExit):
         self.default_ttl = default_ttl
         self._default_ttl_ms = None if default_ttl is None else ttl_to_ms(default_ttl, limits)
         self._now = now_ms_function(clock)
-        self._records: SortedDict[str, Record] = (
+        self._records: SortedDict[str, Stored] = (
             SortedDict()
-        )  # id -> Record, live or not yet purged
+        )  # id -> record (_stored: as a plain tuple), live or not yet purged
         self._expiry: SortedList[tuple[int, str]] = (
             SortedList()
         )  # (expires_ms, id) of records that expire
@@ -126,8 +127,13 @@ class MemoryStore(ClosesOnExit):
 
     # --- internals: the only places that touch the two indexes -------------------------
 
+    def _held(self, session_id: str) -> Record | None:
+        """The record held for an id, live or not yet purged."""
+        kept: Stored | None = self._records.get(session_id)
+        return None if kept is None else as_record(kept)
+
     def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
-        record: Record | None = self._records.get(session_id)
+        record = self._held(session_id)
         if record is None or not record.is_live(now) or not record.visible_to(owner):
             return None
         return record
@@ -145,10 +151,10 @@ class MemoryStore(ClosesOnExit):
     def _put(self, record: Record) -> None:
         if self._journals:
             self._journal((record.id,))
-        old: Record | None = self._records.get(record.id)
-        if old is not None and old.expires_ms is not None:
-            self._expiry.discard((old.expires_ms, old.id))
-        self._records[record.id] = record
+        old: Stored | None = self._records.get(record.id)
+        if old is not None and stored_expiry(old) is not None:
+            self._expiry.discard((stored_expiry(old), record.id))
+        self._records[record.id] = stored(record)
         if record.expires_ms is not None:
             self._expiry.add((record.expires_ms, record.id))
 
@@ -159,9 +165,9 @@ class MemoryStore(ClosesOnExit):
             self._journal(map(_ID, records))
         for record in records if self._records else ():  # expiry entries of replaced rows
             old = self._records.get(record.id)
-            if old is not None and old.expires_ms is not None:
-                self._expiry.discard((old.expires_ms, old.id))
-        self._records.update(zip(map(_ID, records), records, strict=True))
+            if old is not None and stored_expiry(old) is not None:
+                self._expiry.discard((stored_expiry(old), record.id))
+        self._records.update(zip(map(_ID, records), map(stored, records), strict=True))
         self._expiry.update([(r.expires_ms, r.id) for r in records if r.expires_ms is not None])
 
     def _remove(self, record: Record) -> None:
@@ -171,10 +177,10 @@ class MemoryStore(ClosesOnExit):
         if record.expires_ms is not None:
             self._expiry.discard((record.expires_ms, record.id))
 
-    def _plain(self) -> dict[str, Record]:
+    def _plain(self) -> dict[str, Stored]:
         """The records as the dict they are (SortedDict subclasses dict), for dict's own
         C-speed copy and iteration: SortedDict's are Python loops (or a re-sort)."""
-        return cast("dict[str, Record]", self._records)
+        return cast("dict[str, Stored]", self._records)
 
     def _open_check(self) -> None:
         if self._closed:
@@ -302,7 +308,7 @@ class MemoryStore(ClosesOnExit):
             last: str | None = None
             for key in keys:
                 last = key
-                record: Record = self._records[key]
+                record = as_record(self._records[key])
                 if record.is_live(now):
                     found.append(record)
                     if len(found) == limit:
@@ -437,7 +443,7 @@ class MemoryStore(ClosesOnExit):
             now = self._now()
             stored = len(self._records)
             expired = self._expiry.bisect_left((now + 1, ""))
-            size = sum(map(len, map(_DATA, dict.values(self._plain()))))  # at C speed
+            size = sum(map(len, map(stored_data, dict.values(self._plain()))))  # at C speed
         return {"stored": stored, "expired_unpurged": expired, "data_bytes": size}
 
     # --- fault injection for the conformance kit (check ERR-3) ------------------------------
@@ -445,7 +451,7 @@ class MemoryStore(ClosesOnExit):
     async def corrupt_for_testing(self, id: str) -> None:
         """Overwrite a session's stored bytes with something that is not JSON."""
         with self._lock:
-            record: Record = self._records[id]
+            record = as_record(self._records[id])
             self._put(
                 Record(
                     id,
