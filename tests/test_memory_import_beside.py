@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from sessionstore.backends import _beside, memory
+from sessionstore.backends._stored import stored
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.errors import ImportRejected, SessionExists, SessionNotFound
 from sessionstore.semantics import Record
@@ -55,10 +56,11 @@ def state(store: MemoryStore) -> tuple[list[tuple[str, Record]], list[tuple[int,
 async def outcome(
     store: MemoryStore, clock: FakeClock, incoming: list[Record], mode: OnConflict, beside: bool
 ) -> ImportReport | list[str]:
+    kept = list(map(stored, incoming))  # as the store's import hands them over
     try:
         if beside:
-            return await store._apply_import(incoming, mode)
-        return store._apply_at_once(incoming, mode)
+            return await store._apply_import(kept, mode)
+        return store._apply_at_once(kept, mode)
     except ImportRejected as exc:
         return [str(p) for p in exc.problems]
 
@@ -155,7 +157,8 @@ async def test_a_commit_replaces_the_indexes_another_import_prepared_from() -> N
     first = [Record(f"a{i:03d}", b"{}", 1, clock.ms, clock.ms, None) for i in range(50)]
     second = [Record(f"b{i:03d}", b"{}", 1, clock.ms, clock.ms, None) for i in range(300)]
     reports = await asyncio.gather(
-        store._apply_import(first, "error"), store._apply_import(second, "error")
+        store._apply_import(list(map(stored, first)), "error"),
+        store._apply_import(list(map(stored, second)), "error"),
     )
     assert [r.imported for r in reports] == [50, 300]
     assert await store.count() == 350

@@ -32,8 +32,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
-from itertools import islice, pairwise
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import chain, islice, pairwise
 from typing import Any, TypeVar, cast
 
 from sortedcontainers import SortedDict, SortedList
@@ -43,11 +44,11 @@ from ..export import counted_report
 from ..redaction import short_id
 from ..semantics import Record
 from ..values import ImportReport, OnConflict
-from ._stored import Stored, as_record, stored, stored_expiry
+from ._stored import Stored, as_record, stored, stored_expiry, stored_id
 
 T = TypeVar("T")
 #: Items handled per step of the preparation: a few ms of work each.
-STEP = 5000
+STEP = 500
 #: Ids the commit plans again at most, in its one step; beyond, the import is prepared
 #: again (writes to a thousand ids during one preparation: the store is very busy).
 REPLAY_LIMIT = 1000
@@ -68,8 +69,8 @@ class Journal:
 async def sorted_in_steps(values: list[T]) -> list[T]:
     """``sorted(values)``: STEP values sorted at a time, then merged STEP at a time."""
     runs: list[list[T]] = []
-    for start in range(0, len(values), STEP):
-        runs.append(sorted(values[start : start + STEP]))  # type: ignore[type-var]
+    for part in _steps(len(values)):
+        runs.append(sorted(values[part]))  # type: ignore[type-var]
         await asyncio.sleep(0)
     return await merged_in_steps(runs)
 
@@ -80,13 +81,23 @@ async def merged_in_steps(runs: Sequence[list[T]]) -> list[T]:
     are."""
     runs = [run for run in runs if run]
     if all(a[-1] < b[0] for a, b in pairwise(runs)):  # type: ignore[operator]
-        return [value for run in runs for value in run]
+        return list(chain.from_iterable(runs))
     merged: list[T] = []
     values = heapq.merge(*runs)  # type: ignore[type-var]
     while part := list(islice(values, STEP)):
         merged += part
         await asyncio.sleep(0)
     return merged
+
+
+async def release(*lists: list[Any]) -> None:
+    """Let go of large lists STEP items at a time: freeing 100,000 records and their data
+    when the last reference to them went (a list, a replaced index) held the event loop
+    for 20-90 ms. Lists that are the last holders of what they hold, emptied from the end."""
+    for items in lists:
+        while items:
+            del items[-STEP:]
+            await asyncio.sleep(0)
 
 
 def fill_sorted(target: SortedList[Any], ordered: list[Any]) -> None:
@@ -121,12 +132,28 @@ def problems_of(places: Iterable[tuple[int, str]]) -> list[Problem]:
     ]
 
 
+def _steps(length: int) -> Iterator[slice]:
+    """Slices of STEP items covering ``length`` items."""
+    return (slice(start, start + STEP) for start in range(0, length, STEP))
+
+
+@dataclass
+class _Plan:
+    """What an import writes, against a snapshot (Prepared._plan)."""
+
+    writes: list[Stored] = field(default_factory=list)
+    new_ids: list[str] = field(default_factory=list)  # written ids the snapshot lacks
+    replaced: set[str] = field(default_factory=set)  # written ids the snapshot holds
+    entries: list[Entry] = field(default_factory=list)  # expiry entries of the writes
+    skipped: list[Entry] = field(default_factory=list)  # ... of the live ones not written
+
+
 class Prepared:
     """An import planned against a snapshot taken at ``now``, and the store's indexes
     after it."""
 
-    def __init__(self, records: Sequence[Record], now: int, on_conflict: OnConflict) -> None:
-        self.records = records
+    def __init__(self, records: Sequence[Stored], now: int, on_conflict: OnConflict) -> None:
+        self.records = records  # in the document's order
         self.now = now
         self.on_conflict = on_conflict
         self.records_after: SortedDict[str, Stored] = SortedDict()
@@ -146,68 +173,60 @@ class Prepared:
         self._expiry_before = expiry
         # Filled as the dict it is (SortedDict subclasses dict), its key list at the end.
         after = _plain(self.records_after)
-        for start in range(0, len(keys), 4 * STEP):  # dict.update is C: 4x the step
-            part = slice(start, start + 4 * STEP)
+        for part in _steps(len(keys)):
             dict.update(after, zip(keys[part], values[part], strict=True))
             await asyncio.sleep(0)
-        writes, new_ids, replaced = await self._plan(after)
-        for start in range(0, len(writes), 4 * STEP):
-            written = writes[start : start + 4 * STEP]
-            dict.update(after, zip([r.id for r in written], map(stored, written), strict=True))
+        plan = await self._plan(after)
+        for part in _steps(len(plan.writes)):
+            written = plan.writes[part]
+            dict.update(after, zip(map(stored_id, written), written, strict=True))
             await asyncio.sleep(0)
-        ordered = await merged_in_steps([ids, await sorted_in_steps(new_ids)])
+        ordered = await merged_in_steps([ids, await sorted_in_steps(plan.new_ids)])
         fill_sorted(self.records_after._list, ordered)  # type: ignore[attr-defined]
         kept: list[Entry] = []
-        for start in range(0, len(expiry), STEP):
-            kept += [e for e in expiry[start : start + STEP] if e[1] not in replaced]
+        for part in _steps(len(expiry)):
+            kept += [e for e in expiry[part] if e[1] not in plan.replaced]
             await asyncio.sleep(0)
-        entries = await sorted_in_steps(
-            [(r.expires_ms, r.id) for r in writes if r.expires_ms is not None]
-        )
+        entries = await sorted_in_steps(plan.entries)
         fill_sorted(self.expiry_after, await merged_in_steps([kept, entries]))
-        skipped = self._clashes and self.on_conflict != "replace"  # live but not written
-        self._incoming = await sorted_in_steps(self._live_entries()) if skipped else entries
+        skipped = await sorted_in_steps(plan.skipped)
+        self._incoming = await merged_in_steps([entries, skipped]) if skipped else entries
 
-    def _live_entries(self) -> list[Entry]:
-        return [
-            (r.expires_ms, r.id)
-            for r in self.records
-            if r.expires_ms is not None and r.expires_ms > self.now
-        ]
-
-    async def _plan(self, before: dict[str, Stored]) -> tuple[list[Record], list[str], set[str]]:
-        """plan_import against ``before`` (the snapshot), a step at a time: the records
-        to write, the ids among them new to the store, and those that replace a record."""
+    async def _plan(self, before: dict[str, Stored]) -> _Plan:
+        """plan_import against ``before`` (the snapshot), a step at a time."""
         now, replace = self.now, self.on_conflict == "replace"
         index, clashes = self._index, self._clashes
-        writes: list[Record] = []
-        new_ids: list[str] = []
-        replaced: set[str] = set()
-        for start in range(0, len(self.records), STEP):
-            for place, record in enumerate(self.records[start : start + STEP], start):
+        plan = _Plan()
+        for part in _steps(len(self.records)):
+            for place, kept in enumerate(self.records[part], part.start):
+                record = as_record(kept)
                 index[record.id] = place
                 if not record.is_live(now):
                     self._expired += 1
                     continue
                 current = before.get(record.id)
                 if current is None:
-                    new_ids.append(record.id)
+                    plan.new_ids.append(record.id)
                 else:
                     if as_record(current).is_live(now):
                         clashes.add(record.id)
                         if not replace:
+                            if record.expires_ms is not None:
+                                plan.skipped.append((record.expires_ms, record.id))
                             continue
-                    replaced.add(record.id)
-                writes.append(record)
+                    plan.replaced.add(record.id)
+                plan.writes.append(kept)
+                if record.expires_ms is not None:
+                    plan.entries.append((record.expires_ms, record.id))
             await asyncio.sleep(0)
         if clashes and self.on_conflict == "error":
             places = await sorted_in_steps([(index[sid], sid) for sid in clashes])
             problems: list[Problem] = []
-            for start in range(0, len(places), STEP):
-                problems += problems_of(places[start : start + STEP])
+            for part in _steps(len(places)):
+                problems += problems_of(places[part])
                 await asyncio.sleep(0)
             raise ImportRejected(problems)
-        return writes, new_ids, replaced
+        return plan
 
     def commit(self, live: dict[str, Stored], now: int, journal: Journal) -> ImportReport | None:
         """Under the store's lock: plan again, against the ``live`` records at ``now``,
@@ -235,7 +254,7 @@ class Prepared:
         place = self._index.get(sid)
         final = current
         if place is not None:
-            record = self.records[place]
+            record = as_record(self.records[place])
             self._expired -= not record.is_live(self.now)  # what the preparation counted
             self._clashes.discard(sid)
             if not record.is_live(now):
