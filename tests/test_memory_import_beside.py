@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from sessionstore.backends import _beside, memory
-from sessionstore.backends._stored import stored
+from sessionstore.backends._stored import Stored, stored
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.errors import ImportRejected, SessionExists, SessionNotFound
 from sessionstore.semantics import Record
@@ -47,9 +47,9 @@ def records(rng: random.Random, now: int, n: int, prefix: str = "") -> list[Reco
     return made
 
 
-def state(store: MemoryStore) -> tuple[list[tuple[str, Record]], list[tuple[int, str]]]:
-    store._records._check()  # sortedcontainers' own invariants
-    store._expiry._check()
+def state(store: MemoryStore) -> tuple[list[tuple[str, Stored]], list[tuple[int, str]]]:
+    store._records._check()  # type: ignore[attr-defined]  # sortedcontainers' invariants
+    store._expiry._check()  # type: ignore[attr-defined]
     return list(store._records.items()), list(store._expiry)
 
 

@@ -108,7 +108,7 @@ async def _live_batches(now: int, snapshot: _Snapshot, size: int) -> AsyncIterat
     time; the records are first indexed by id a slice at a time."""
     ids, keys, values = snapshot
     records: dict[str, Stored] = {}
-    step = 16 * size
+    step = 4 * max(size, 1000)  # dict.update: C speed
     for start in range(0, len(keys), step):
         part = slice(start, start + step)
         records.update(zip(keys[part], values[part], strict=True))
