@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any, Final, Literal
 
@@ -249,13 +249,16 @@ def import_report(
     whose live records at ``clashing`` (document index, id) are live in the store too.
     Raises ImportRejected for a clash under ``on_conflict="error"`` (IMPORT-4)."""
     if clashing and on_conflict == "error":
-        raise ImportRejected(
-            [
-                Problem(f"/sessions/{i}/id", f"a live session with id {short_id(sid)} exists")
-                for i, sid in clashing
-            ]
-        )
+        raise ImportRejected(clash_problems(clashing))
     return counted_report(total, expired, len(clashing), on_conflict)
+
+
+def clash_problems(clashing: Iterable[tuple[int, str]]) -> list[Problem]:
+    """IMPORT-4's problems for the live records at ``clashing`` (document index, id)."""
+    return [
+        Problem(f"/sessions/{i}/id", f"a live session with id {short_id(sid)} exists")
+        for i, sid in clashing
+    ]
 
 
 def counted_report(total: int, expired: int, clashes: int, on_conflict: OnConflict) -> ImportReport:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice, pairwise
 from typing import Any, TypeVar, cast
@@ -40,8 +40,7 @@ from typing import Any, TypeVar, cast
 from sortedcontainers import SortedDict, SortedList
 
 from ..errors import ImportRejected, Problem
-from ..export import counted_report
-from ..redaction import short_id
+from ..export import clash_problems, counted_report
 from ..semantics import Record
 from ..values import ImportReport, OnConflict
 from ._stored import Stored, as_record, stored, stored_expiry, stored_id
@@ -122,14 +121,6 @@ def _in_range(entries: list[Entry], after: int, until: int) -> list[str] | None:
     REPLAY_LIMIT."""
     low, high = bisect_left(entries, (after + 1, "")), bisect_left(entries, (until + 1, ""))
     return [sid for _, sid in entries[low:high]] if high - low <= REPLAY_LIMIT else None
-
-
-def problems_of(places: Iterable[tuple[int, str]]) -> list[Problem]:
-    """IMPORT-4's problems for clashes at these (document index, id)."""
-    return [
-        Problem(f"/sessions/{i}/id", f"a live session with id {short_id(sid)} exists")
-        for i, sid in places
-    ]
 
 
 def _steps(length: int) -> Iterator[slice]:
@@ -223,7 +214,7 @@ class Prepared:
             places = await sorted_in_steps([(index[sid], sid) for sid in clashes])
             problems: list[Problem] = []
             for part in _steps(len(places)):
-                problems += problems_of(places[part])
+                problems += clash_problems(places[part])
                 await asyncio.sleep(0)
             raise ImportRejected(problems)
         return plan
@@ -244,7 +235,7 @@ class Prepared:
             current = live.get(sid)
             self._replan(sid, None if current is None else as_record(current), now)
         if self._clashes and self.on_conflict == "error":
-            raise ImportRejected(problems_of(sorted((self._index[s], s) for s in self._clashes)))
+            raise ImportRejected(clash_problems(sorted((self._index[s], s) for s in self._clashes)))
         return counted_report(
             len(self.records), self._expired, len(self._clashes), self.on_conflict
         )

@@ -3,7 +3,8 @@
 
 Sessions live in a :class:`~sortedcontainers.SortedDict` keyed by id (so ``list`` pages
 by cursor in O(log n + limit)) with data kept as encoded JSON bytes (so nothing a caller
-holds can alias stored state, COPY-1). An expiry index ordered by ``(expires_ms, id)``
+holds can alias stored state, COPY-1), each record a plain tuple that CPython's garbage
+collector does not walk (:mod:`._stored`). An expiry index ordered by ``(expires_ms, id)``
 makes ``purge_expired`` cost O(expired · log n) (PURGE-2). Every operation runs to
 completion without awaiting, under one lock, so each one is atomic for tasks and threads
 alike (CONC-1).
@@ -15,7 +16,8 @@ EXPORT-1) and convert them a batch at a time, yielding to the loop between batch
 ``purge_expired`` removes PURGE_BATCH sessions per step, each step atomic, as the
 SQLite and Redis stores do (a purge running beside writes removes what is expired
 when each step runs). An import of more than APPLY_STEP records is prepared beside the
-indexes a step at a time and swapped in by one short atomic step (:mod:`._beside`).
+indexes a step at a time and swapped in by one short atomic step (:mod:`._beside`); the
+records it replaces are let go of a step at a time too.
 """
 
 from __future__ import annotations
