@@ -230,7 +230,7 @@ class _Buffer:
         if self.eof:
             return False
         unread = len(self.data) - self.pos
-        pieces = [self._held]
+        pieces = [self._held] if self._held else []  # a lone piece is then not copied
         size = 0  # bytes read now
         while size == 0 or size < unread:
             chunk = await anext(self._source, None)
