@@ -18,10 +18,11 @@ from functools import partial
 from operator import itemgetter
 from typing import cast
 
+from ..export import RecordFields
 from ..semantics import Record
 
 #: A Record's fields in a plain tuple, in the Record's order.
-Stored = tuple[str, bytes, int, int, int, "int | None", "str | None"]
+Stored = RecordFields
 
 #: The id, data and expiry of a stored record (Record's field order).
 stored_id = itemgetter(0)

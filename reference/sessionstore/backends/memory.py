@@ -105,7 +105,7 @@ APPLY_STEP = 2000
 PREPARE_TRIES = 3
 
 
-async def _live_batches(now: int, snapshot: _Snapshot, size: int) -> AsyncIterator[list[Record]]:
+async def _live_batches(now: int, snapshot: _Snapshot, size: int) -> AsyncIterator[list[Stored]]:
     """The live records of a snapshot (MemoryStore._snapshot), in id order, ``size`` at a
     time; the records are first indexed by id a slice at a time."""
     ids, keys, values = snapshot
@@ -115,9 +115,9 @@ async def _live_batches(now: int, snapshot: _Snapshot, size: int) -> AsyncIterat
         part = slice(start, start + step)
         records.update(zip(keys[part], values[part], strict=True))
         await asyncio.sleep(0)
-    for start in range(0, len(ids), size):
-        batch = as_records(map(records.__getitem__, ids[start : start + size]))
-        yield [r for r in batch if r.is_live(now)]
+    for start in range(0, len(ids), size):  # as plain tuples: no object for the GC to walk
+        batch = map(records.__getitem__, ids[start : start + size])
+        yield [r for r in batch if (expires := stored_expiry(r)) is None or now < expires]
 
 
 class MemoryStore(ClosesOnExit):

@@ -47,6 +47,7 @@ from ..errors import (
 )
 from ..export import (
     ExportDocument,
+    RecordFields,
     check_on_conflict,
     chunked_document,
     export_document,
@@ -225,7 +226,7 @@ def create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-_Batch = list[Record]  # (inside SQLiteStore, ``list`` is the method)
+_Batch = list[RecordFields]  # (inside SQLiteStore, ``list`` is the method)
 #: ``run(begin, work, *args)``: work(db, now_ms, *args) on one connection (_aside).
 _Runner = Callable[..., Awaitable[Any]]
 
@@ -846,8 +847,10 @@ class SQLiteStore(ClosesOnExit):
 
             async def batches() -> AsyncIterator[_Batch]:
                 try:
+                    # Rows are plain tuples in Record's order (_COLUMNS), read as they
+                    # are: no object for the garbage collector to walk.
                     while rows := await asyncio.to_thread(cursor.fetchmany, chunk_size):
-                        yield [Record(*row) for row in rows]
+                        yield rows
                 except sqlite3.Error as exc:
                     raise self._translate(exc) from exc
 
