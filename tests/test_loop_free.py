@@ -31,6 +31,7 @@ from sessionstore.backends.memory import MemoryStore
 from sessionstore.backends.sqlite import SQLiteStore
 from sessionstore.contract import SessionStore
 from sessionstore.export import format_ms
+from sessionstore.importing import _Buffer
 from sessionstore.transfer import import_file, write_export
 from sessionstore.values import OnConflict
 from sessionstore_conformance import FakeClock
@@ -222,6 +223,19 @@ async def test_memory_import_over_every_stored_session(
         assert report.replaced + report.skipped_conflict == N
 
     await runs_beside_others(run, share=1 / 20)
+
+
+async def test_the_import_reader_does_not_copy_a_text_handed_in_one_piece() -> None:
+    """import_ of bytes hands the reader the whole text as one chunk: joined with the
+    (empty) piece held back, it was copied, 71 MB in one step for 100,000 sessions."""
+    text = document(10, FakeClock().ms)
+
+    async def source() -> AsyncIterator[bytes]:
+        yield text
+
+    buffer = _Buffer(source())
+    assert await buffer.fill()
+    assert buffer.data is text
 
 
 # --- what the collector walks -------------------------------------------------------------
