@@ -90,8 +90,8 @@ class _KeptSink:
     def __init__(self) -> None:
         self.records: _Kept = []
 
-    async def add(self, records: list[Record]) -> None:
-        self.records += map(stored, records)
+    async def add(self, records: list[Stored]) -> None:
+        self.records += records
 
     async def clear(self) -> None:
         self.records = []

@@ -49,7 +49,7 @@ import hashlib
 import random
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -76,6 +76,7 @@ from ..errors import (
 )
 from ..export import (
     ExportDocument,
+    RecordFields,
     check_on_conflict,
     chunked_document,
     clash_problems,
@@ -239,10 +240,10 @@ class _Staging:
         self.store = store
         self.key = f"{store._prefix}import:{secrets.token_hex(8)}"
 
-    async def add(self, records: list[Record]) -> None:
+    async def add(self, records: Sequence[RecordFields]) -> None:
         for start in range(0, len(records), IMPORT_BATCH):
             flat: list[Any] = []
-            for r in records[start : start + IMPORT_BATCH]:
+            for r in map(Record._make, records[start : start + IMPORT_BATCH]):
                 flat += (r.id, pack_session(r, 0))
             await self.store._guarded(self._push(flat))
 

@@ -33,7 +33,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -168,7 +168,7 @@ class _Staging:
         else:
             db.execute(f"DROP TABLE IF EXISTS {self._name}")
 
-    async def add(self, records: list[Record]) -> None:
+    async def add(self, records: Sequence[RecordFields]) -> None:
         rows = [(self._count + i, *record) for i, record in enumerate(records)]
         self._count += len(rows)
         sql = f"INSERT INTO {self._name} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
