@@ -38,11 +38,11 @@ from pydantic import ValidationError
 from .errors import ImportRejected, InvalidSession, Problem
 from .export import (
     ExportDocument,
+    RecordFields,
     SessionRecord,
     _pointer,
     _refuse_constant,
     has_long_number,
-    parse_export,
 )
 from .plain import Fields, forget_timestamps, plain_fields
 from .redaction import short_id
@@ -59,7 +59,10 @@ BATCH_SIZE = 1000
 class RecordSink(Protocol):
     """Where :func:`read_export` puts validated records until the verdict is known."""
 
-    async def add(self, records: list[Record]) -> None: ...
+    async def add(self, records: list[RecordFields]) -> None:
+        """Records validated, as plain tuples in Record's order: a batch waits through
+        many turns of the loop, and a Record (a named tuple) stays tracked by the garbage
+        collector, so 100,000 of them triggered its full collections (issue 12)."""
 
     async def clear(self) -> None:
         """Forget every record added: a later ``sessions`` member replaces an earlier
@@ -86,7 +89,7 @@ class _Sessions:
         self.schema: list[Problem] = []
         self.problems: list[Problem] = []
         self.seen: set[str] = set()
-        self.batch: list[Record] = []
+        self.batch: list[RecordFields] = []
 
     def take(self, value: Any) -> None:
         index = self.count
@@ -108,7 +111,7 @@ class _Sessions:
             self.problems.append(Problem(f"/sessions/{index}/data", str(exc)))
             return
         if not (self.schema or self.problems):  # else the import is rejected: keep nothing
-            self.batch.append(Record(sid, encoded, version, created, updated, expires, owner))
+            self.batch.append((sid, encoded, version, created, updated, expires, owner))
 
     def _judged(self, index: int, value: Any) -> Fields | None:
         try:
@@ -230,7 +233,7 @@ class _Buffer:
         if self.eof:
             return False
         unread = len(self.data) - self.pos
-        pieces = [self._held]
+        pieces = [self._held] if self._held else []  # a lone piece is then not copied
         size = 0  # bytes read now
         while size == 0 or size < unread:
             chunk = await anext(self._source, None)
@@ -633,8 +636,8 @@ class _ListSink:
     def __init__(self) -> None:
         self.records: list[Record] = []
 
-    async def add(self, records: list[Record]) -> None:
-        self.records += records
+    async def add(self, records: list[RecordFields]) -> None:
+        self.records += map(Record._make, records)
 
     async def clear(self) -> None:
         self.records = []
@@ -650,11 +653,3 @@ async def collect_records(chunks: Chunks, limits: Limits = DEFAULT_LIMITS) -> li
 def text_chunks(text: str | bytes) -> list[bytes]:
     """A whole JSON text as chunks (a str is encoded as export._load_json does)."""
     return [text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text]
-
-
-async def document_records(doc: Any, limits: Limits = DEFAULT_LIMITS) -> list[Record]:
-    """The records of what ``import_`` takes: JSON text through the reader (one path for
-    text), an ExportDocument or a mapping through :func:`parse_export`."""
-    if isinstance(doc, (str, bytes)):
-        return await collect_records(text_chunks(doc), limits)
-    return parse_export(doc, limits)

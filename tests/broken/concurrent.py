@@ -74,7 +74,7 @@ class ReplaceCheckAwaitWrite(MemoryStore):
                 )
         await asyncio.sleep(0)
         with self._lock:
-            latest: Record = self._records.get(id, current)
+            latest: Record = self._held(id) or current
             record = self._written(latest, encoded, self._now(), ttl)
         return record.to_session()
 
@@ -131,7 +131,7 @@ class DeleteCheckAwaitDelete(MemoryStore):
                 )
         await asyncio.sleep(0)
         with self._lock:
-            there: Record | None = self._records.get(id)
+            there: Record | None = self._held(id)
             if there is not None:
                 self._remove(there)
         return True

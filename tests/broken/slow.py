@@ -142,7 +142,7 @@ class CreateGetThenSet(PooledStore):
                 raise SessionExists(f"a live session with id {id!r} exists")
             await round_trip()  # SET x: overwrites whatever was written meanwhile
             with self._lock:
-                written = self._records.get(id)
+                written = self._held(id)
                 if written is not None:
                     self._remove(written)
             return await MemoryStore.create(self, data, ttl=ttl, id=id, owner=owner)

@@ -28,6 +28,7 @@ from sessionstore import (
     Session,
     SessionNotFound,
 )
+from sessionstore.backends._stored import as_records
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.contract import Updater
 from sessionstore.export import (
@@ -59,7 +60,7 @@ class TouchRevives(MemoryStore):
         ttl_to_ms(ttl, self.limits)  # a refused touch revives nothing
         with self._lock:
             self._open_check()
-            old: Record | None = self._records.get(id)
+            old: Record | None = self._held(id)
             if old is not None and not old.is_live(self._now()) and old.visible_to(owner):
                 self._put(old._replace(expires_ms=None))  # live again; super() sets the ttl
         return await super().touch(id, ttl, owner=owner)
@@ -78,7 +79,9 @@ class AliasingGet(MemoryStore):
         got = await super().get(id, owner=owner)
         if got is None:
             return None
-        stored = self._records[id].data  # no await since super().get: the same record
+        held = self._held(id)  # no await since super().get: the same record
+        assert held is not None
+        stored = held.data
         cached = self._cache.get(id)
         if cached is None or cached[0] is not stored:
             cached = self._cache[id] = (stored, got.data)
@@ -129,7 +132,7 @@ class DeleteExpiredTrue(MemoryStore):
         check_owner(owner, self.limits)
         with self._lock:
             self._open_check()
-            record: Record | None = self._records.get(id)
+            record: Record | None = self._held(id)
             if record is not None and not record.is_live(self._now()) and record.visible_to(owner):
                 self._remove(record)
                 return True
@@ -143,7 +146,8 @@ class SlidingGet(MemoryStore):
         got = await super().get(id, owner=owner)
         if got is not None and got.expires_at is not None:
             with self._lock:
-                record: Record = self._records[id]
+                record = self._held(id)
+                assert record is not None
                 assert record.expires_ms is not None
                 self._put(record._replace(expires_ms=record.expires_ms + 1000))
         return got
@@ -222,7 +226,7 @@ class CreateOverwrites(MemoryStore):
             ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
-            old: Record | None = None if id is None else self._records.get(id)
+            old: Record | None = None if id is None else self._held(id)
             if old is not None:
                 self._remove(old)
         return await super().create(data, ttl=ttl, id=id, owner=owner)
@@ -328,7 +332,7 @@ class SplicesCorruptData(MemoryStore):
         with self._lock:
             self._open_check()
             now = self._now()
-            live = [r for r in self._records.values() if r.is_live(now)]
+            live = [r for r in as_records(self._records.values()) if r.is_live(now)]
         empty = {"format": FORMAT, "format_version": FORMAT_VERSION, "exported_at": format_ms(now)}
         yield orjson.dumps({**empty, "sessions": []})[: -len(b"]}")]  # ends in "sessions":[
         for index, record in enumerate(live):
@@ -363,7 +367,7 @@ class ListingStopsAtPageLimit(MemoryStore):
         with self._lock:
             self._open_check()
             now = self._now()
-            return sum(1 for r in self._records.values()[:SCAN_LIMIT] if r.is_live(now))
+            return sum(1 for r in as_records(self._records.values()[:SCAN_LIMIT]) if r.is_live(now))
 
 
 class WallClockExpiry(MemoryStore):
@@ -401,7 +405,7 @@ class WallClockExpiry(MemoryStore):
         cut = self._queue.bisect_left((time.monotonic(), "\uffff"))
         for _deadline, session_id in self._queue[:cut]:
             del self._deadlines[session_id]
-            record: Record | None = self._records.get(session_id)
+            record: Record | None = self._held(session_id)
             if record is not None:  # not purged meanwhile
                 self._remove(record)
         del self._queue[:cut]

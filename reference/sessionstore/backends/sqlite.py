@@ -33,7 +33,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -47,6 +47,7 @@ from ..errors import (
 )
 from ..export import (
     ExportDocument,
+    RecordFields,
     check_on_conflict,
     chunked_document,
     export_document,
@@ -168,7 +169,7 @@ class _Staging:
         else:
             db.execute(f"DROP TABLE IF EXISTS {self._name}")
 
-    async def add(self, records: list[Record]) -> None:
+    async def add(self, records: Sequence[RecordFields]) -> None:
         rows = [(self._count + i, *record) for i, record in enumerate(records)]
         self._count += len(rows)
         sql = f"INSERT INTO {self._name} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -226,7 +227,7 @@ def create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-_Batch = list[Record]  # (inside SQLiteStore, ``list`` is the method)
+_Batch = list[RecordFields]  # (inside SQLiteStore, ``list`` is the method)
 #: ``run(begin, work, *args)``: work(db, now_ms, *args) on one connection (_aside).
 _Runner = Callable[..., Awaitable[Any]]
 
@@ -842,8 +843,10 @@ class SQLiteStore(ClosesOnExit):
 
             async def batches() -> AsyncIterator[_Batch]:
                 try:
+                    # Rows are plain tuples in Record's order (_COLUMNS), read as they
+                    # are: no object for the garbage collector to walk.
                     while rows := await asyncio.to_thread(cursor.fetchmany, chunk_size):
-                        yield [Record(*row) for row in rows]
+                        yield rows
                 except sqlite3.Error as exc:
                     raise self._translate(exc) from exc
 
