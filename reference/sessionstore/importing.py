@@ -43,6 +43,7 @@ from .export import (
     _pointer,
     _refuse_constant,
     has_long_number,
+    parse_export,
 )
 from .plain import Fields, forget_timestamps, plain_fields
 from .redaction import short_id
@@ -653,3 +654,12 @@ async def collect_records(chunks: Chunks, limits: Limits = DEFAULT_LIMITS) -> li
 def text_chunks(text: str | bytes) -> list[bytes]:
     """A whole JSON text as chunks (a str is encoded as export._load_json does)."""
     return [text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text]
+
+
+async def document_records(doc: Any, limits: Limits = DEFAULT_LIMITS) -> list[Record]:
+    """The records of what ``import_`` takes: JSON text through the reader (one path for
+    text), an ExportDocument or a mapping through :func:`parse_export`. Public through
+    :mod:`sessionstore.toolkit`."""
+    if isinstance(doc, (str, bytes)):
+        return await collect_records(text_chunks(doc), limits)
+    return parse_export(doc, limits)
