@@ -26,16 +26,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sessionstore import Session, SessionStore, SessionStoreError, StoreUnavailable, open_store
 from sessionstore.semantics import to_ms
 
-from .wire.transforms import incrementing
+
+def _transforms() -> Any:
+    """The driver protocol's transforms (wire/transforms.py, standard library only): as
+    a module of the kit when the kit imports this one; loaded alone, by path, in a
+    client process, which must not import the kit (see COMMAND)."""
+    if __package__:
+        from .wire import transforms
+
+        return transforms
+    path = Path(__file__).with_name("wire") / "transforms.py"
+    spec = importlib.util.spec_from_file_location("_sessionstore_transforms", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+#: ``update``'s callback as a protocol transform, so that a store in another process
+#: (an exec: target) runs the increment itself.
+incrementing = _transforms().incrementing
 
 READY = "ready"
 DONE = "done"
