@@ -36,7 +36,7 @@ def test_plugin_reports_the_violated_clause(pytester: pytest.Pytester) -> None:
         class Sloppy(MemoryStore):
             async def touch(self, id, ttl, *, owner=None):
                 with self._lock:
-                    record = self._records.get(id)
+                    record = self._held(id)
                     if record is not None:  # revives expired sessions: breaks TOUCH-2
                         from sessionstore.semantics import Record
                         self._put(Record(record.id, record.data, record.version, record.created_ms,

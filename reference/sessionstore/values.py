@@ -7,8 +7,6 @@ from dataclasses import FrozenInstanceError, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-import orjson
-
 from .times import from_ms, to_ms
 
 #: A JSON object as the store keeps it (spec REC-2).
@@ -114,6 +112,10 @@ class Session:
         # The first read appends the decoded data. Readers racing here each append a
         # copy, and all of them return the first one: one dict per Session.
         if len(data) == 1:
+            # Imported here: only a store (which has imported orjson already) makes such
+            # sessions, and ``import sessionstore`` stays cheap (tests/test_import_cost.py).
+            import orjson
+
             data.append(orjson.loads(data[0]))
         return data[1]  # type: ignore[no-any-return]
 
