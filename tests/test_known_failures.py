@@ -133,3 +133,13 @@ def test_the_cli_exits_2_on_a_bad_known_failures_file(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "'NOPE-1'" in done.stdout and "not a clause of the spec" in done.stdout
+
+
+def test_a_clause_not_claimed_says_which_capability_is_not_declared(tmp_path: Path) -> None:
+    """JUnit and the table give a not-claimed clause its reason (it used to be empty)."""
+    _, _, document, junit = kit(tmp_path)
+    assert outcomes(document)["DUR-1"] == "not claimed"
+    case = next(c for c in junit.iter("testcase") if c.get("name", "").startswith("DUR-1 "))
+    skipped = case.find("skipped")
+    assert skipped is not None
+    assert skipped.get("message") == "not claimed: the store does not declare durable"

@@ -115,6 +115,8 @@ def _reason(result: ClauseResult, see: dict[str, str]) -> str:
             f"marked a known failure ({result.known_reason}) but passes "
             f"({', '.join(result.checks)}): remove it from the known failures"
         )
+    if result.outcome == "not claimed":
+        return f"the store does not declare {result.clause.capability}"
     if result.messages:
         return "; ".join(result.messages)
     if result.outcome != "unknown" or result.checks:
