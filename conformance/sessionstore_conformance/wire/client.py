@@ -194,6 +194,8 @@ class WireStore:
         self, id: str, *, expected_version: int | None = None, owner: str | None = None
     ) -> bool:
         answer = await self._call("delete", id=id, expected_version=expected_version, owner=owner)
+        # Here and in count and purge_expired: the remote store's answer exactly as it
+        # came, never coerced, so that the kit's checks judge its type (a "3" stays wrong).
         return answer  # type: ignore[no-any-return]
 
     async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
