@@ -23,7 +23,15 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
-from sessionstore import ExportDocument, Session, SessionStore, SessionStoreError, open_store
+from sessionstore import (
+    ExportDocument,
+    ImportRejected,
+    Session,
+    SessionStore,
+    SessionStoreError,
+    VersionConflict,
+    open_store,
+)
 from sessionstore.export import format_timestamp
 from sessionstore.semantics import ttl_to_ms
 from sessionstore.times import from_ms
@@ -108,11 +116,10 @@ def wire_error(exc: BaseException) -> dict[str, Any]:
             "stack": "".join(traceback.format_exception(exc)),
         }
     error: dict[str, Any] = {"type": kind, "message": str(exc)}
-    if kind == "VersionConflict":
-        error |= {"expected": exc.expected, "actual": exc.actual}  # type: ignore[attr-defined]
-    if kind == "ImportRejected":
-        problems = exc.problems  # type: ignore[attr-defined]
-        error["problems"] = [{"pointer": p.pointer, "message": p.message} for p in problems]
+    if isinstance(exc, VersionConflict):
+        error |= {"expected": exc.expected, "actual": exc.actual}
+    if isinstance(exc, ImportRejected):
+        error["problems"] = [{"pointer": p.pointer, "message": p.message} for p in exc.problems]
     return error
 
 
