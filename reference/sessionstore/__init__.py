@@ -42,7 +42,7 @@ from .values import (
 
 if TYPE_CHECKING:
     from .config import StoreConfig
-    from .export import ExportDocument, SessionRecord
+    from .export import ExportDocument, ExportedSessions, SessionRecord
     from .service import BackupError, SessionService
 
 #: Names imported on first use, and their modules.
@@ -50,6 +50,7 @@ _LAZY = {
     "StoreConfig": ".config",  # pydantic-settings: 200 ms
     "ExportDocument": ".export",  # pydantic: 60 ms
     "SessionRecord": ".export",
+    "ExportedSessions": ".export",
     "SessionService": ".service",  # asyncio: 50 ms
     "BackupError": ".service",
 }
@@ -65,6 +66,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptSession",
     "ExportDocument",
+    "ExportedSessions",
     "ImportRejected",
     "ImportReport",
     "InvalidSession",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -37,17 +37,19 @@ from pydantic import ValidationError
 
 from .errors import ImportRejected, InvalidSession, Problem
 from .export import (
+    PIECE,
     ExportDocument,
+    ExportedSessions,
     RecordFields,
     SessionRecord,
     _pointer,
     _refuse_constant,
+    format_ms,
     has_long_number,
-    parse_export,
 )
 from .plain import Fields, forget_timestamps, plain_fields
 from .redaction import short_id
-from .semantics import Record, encode_parsed, to_ms
+from .semantics import Record, encode_data, encode_parsed, to_ms
 from .values import DEFAULT_LIMITS, Limits
 
 #: What ``import_chunks`` takes: pieces of one JSON text, from a sync or async source.
@@ -92,7 +94,9 @@ class _Sessions:
         self.seen: set[str] = set()
         self.batch: list[RecordFields] = []
 
-    def take(self, value: Any) -> None:
+    def take(self, value: Any, parsed: bool = True) -> None:
+        """Validate the next record. ``parsed``: it came out of JSON text, so its data
+        holds JSON values only (else, Python objects: :func:`encode_data` checks them)."""
         index = self.count
         self.count += 1
         fields = plain_fields(value) or self._judged(index, value)
@@ -107,7 +111,7 @@ class _Sessions:
                 Problem(f"/sessions/{index}/id", "id is longer than this store allows")
             )
         try:
-            encoded = encode_parsed(data, self.limits)
+            encoded = (encode_parsed if parsed else encode_data)(data, self.limits)
         except InvalidSession as exc:
             self.problems.append(Problem(f"/sessions/{index}/data", str(exc)))
             return
@@ -599,25 +603,31 @@ class _Reader:
             self.sessions.batch = []
 
     async def _verdict(self) -> None:
-        """Raise ImportRejected as parse_export would: the schema problems in pydantic's
-        order (top-level fields, sessions, extra members), else the record problems."""
-        try:
-            ExportDocument.model_validate(self.top)
-            errors = []
-        except ValidationError as exc:
-            errors = [Problem(_pointer(e["loc"]), e["msg"]) for e in exc.errors()]
-        fields = [p for p in errors if _member_of(p) in _TOP_FIELDS]
-        sessions = [p for p in errors if _member_of(p) == "sessions"]
-        extra = [p for p in errors if _member_of(p) not in (*_TOP_FIELDS, "sessions")]
-        if self.sessions is not None:
-            sessions += self.sessions.schema
-        schema = fields + sessions + extra
-        if schema:
-            raise ImportRejected(schema)
-        assert self.sessions is not None  # else the schema check failed
-        if self.sessions.problems:
-            raise ImportRejected(self.sessions.problems)
+        verdict(self.top, self.sessions)
         await self._flush()
+
+
+def verdict(top: dict[str, Any], sessions: _Sessions | None) -> None:
+    """Raise ImportRejected as parse_export would, given the document's top-level members
+    (``"sessions"`` is [] when it is an array, whose records ``sessions`` took): the schema
+    problems in pydantic's order (top-level fields, sessions, extra members), else the
+    record problems."""
+    try:
+        ExportDocument.model_validate(top)
+        errors = []
+    except ValidationError as exc:
+        errors = [Problem(_pointer(e["loc"]), e["msg"]) for e in exc.errors()]
+    fields = [p for p in errors if _member_of(p) in _TOP_FIELDS]
+    in_sessions = [p for p in errors if _member_of(p) == "sessions"]
+    extra = [p for p in errors if _member_of(p) not in (*_TOP_FIELDS, "sessions")]
+    if sessions is not None:
+        in_sessions += sessions.schema
+    schema = fields + in_sessions + extra
+    if schema:
+        raise ImportRejected(schema)
+    assert sessions is not None  # else the schema check failed
+    if sessions.problems:
+        raise ImportRejected(sessions.problems)
 
 
 async def read_export(chunks: Chunks, sink: RecordSink, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -658,8 +668,56 @@ def text_chunks(text: str | bytes) -> list[bytes]:
 
 async def document_records(doc: Any, limits: Limits = DEFAULT_LIMITS) -> list[Record]:
     """The records of what ``import_`` takes: JSON text through the reader (one path for
-    text), an ExportDocument or a mapping through :func:`parse_export`. Public through
+    text), an ExportDocument or a mapping through :func:`object_records`. Public through
     :mod:`sessionstore.toolkit`."""
     if isinstance(doc, (str, bytes)):
         return await collect_records(text_chunks(doc), limits)
-    return parse_export(doc, limits)
+    return await object_records(doc, limits)
+
+
+def _stored_as_json(record: RecordFields) -> dict[str, Any]:
+    """A stored record (from an ExportedSessions) as the JSON text of it would parse."""
+    sid, data, version, created_ms, updated_ms, expires_ms, owner = record
+    return {
+        "id": sid,
+        "data": orjson.loads(data),
+        "version": version,
+        "created_at": format_ms(created_ms),
+        "updated_at": format_ms(updated_ms),
+        "expires_at": None if expires_ms is None else format_ms(expires_ms),
+        "owner": owner,
+    }
+
+
+async def object_records(doc: Any, limits: Limits = DEFAULT_LIMITS) -> list[Record]:
+    """:func:`parse_export`'s verdict on a document given as Python objects (an
+    ExportDocument, or a mapping), reached a record at a time with the event loop running
+    every PIECE records: validated in one piece, 100,000 sessions held it for seconds.
+    The records of a store's own export (ExportedSessions) are read as stored, without
+    making SessionRecords of them."""
+    if isinstance(doc, ExportDocument):
+        top = doc.model_dump(exclude={"sessions"})  # re-validated: model_construct trusts
+        items: Any = doc.sessions
+    elif isinstance(doc, Mapping):
+        top = dict(doc)
+        items = top.get("sessions")
+    else:
+        raise ImportRejected([Problem("", "the document must be a JSON object")])
+    sessions = None
+    if isinstance(items, (list, tuple, ExportedSessions)):
+        sessions, top["sessions"] = _Sessions(limits), []
+        stored = isinstance(items, ExportedSessions)
+        for count, item in enumerate(items.fields() if stored else items, 1):  # type: ignore[union-attr]
+            if isinstance(item, SessionRecord):
+                sessions.take(item.model_dump(), parsed=False)
+            elif stored:  # a record as the exporting store keeps it: its data is JSON
+                sessions.take(_stored_as_json(item))
+            else:
+                sessions.take(item, parsed=False)
+            if count % PIECE == 0:
+                await asyncio.sleep(0)
+    elif isinstance(doc, ExportDocument):
+        top["sessions"] = items
+    verdict(top, sessions)
+    assert sessions is not None  # else the verdict was a rejection
+    return list(map(Record._make, sessions.batch))

@@ -41,10 +41,9 @@ from ..export import (
     check_on_conflict,
     chunked_document,
     export_document,
-    parse_export,
     plan_import,
 )
-from ..importing import Chunks, read_export, text_chunks
+from ..importing import Chunks, document_records, read_export, text_chunks
 from ..redaction import short_id
 from ..semantics import (
     Record,
@@ -401,7 +400,7 @@ class MemoryStore(ClosesOnExit):
         check_on_conflict(on_conflict)
         if isinstance(doc, (str, bytes)):  # one path for JSON text: the streamed one
             return await self.import_chunks(text_chunks(doc), on_conflict=on_conflict)
-        kept = list(map(stored, parse_export(doc, self.limits)))
+        kept = list(map(stored, await document_records(doc, self.limits)))
         return await self._apply_releasing(kept, on_conflict)
 
     async def import_chunks(

@@ -82,9 +82,8 @@ from ..export import (
     clash_problems,
     counted_report,
     export_document,
-    parse_export,
 )
-from ..importing import Chunks, read_export, text_chunks
+from ..importing import Chunks, document_records, read_export, text_chunks
 from ..options import positive_seconds
 from ..redaction import short_id
 from ..semantics import (
@@ -676,7 +675,7 @@ class RedisStore(ClosesOnExit):
         check_on_conflict(on_conflict)
         if isinstance(doc, (str, bytes)):  # one path for JSON text: the streamed one
             return await self.import_chunks(text_chunks(doc), on_conflict=on_conflict)
-        records = parse_export(doc, self.limits)
+        records = await document_records(doc, self.limits)
         return await self._import(on_conflict, lambda staging: staging.add(records))
 
     async def import_chunks(

@@ -52,9 +52,8 @@ from ..export import (
     chunked_document,
     export_document,
     import_report,
-    parse_export,
 )
-from ..importing import Chunks, read_export, text_chunks
+from ..importing import Chunks, document_records, read_export, text_chunks
 from ..options import positive_seconds, whole_mib
 from ..redaction import short_id
 from ..semantics import (
@@ -865,7 +864,7 @@ class SQLiteStore(ClosesOnExit):
         check_on_conflict(on_conflict)
         if isinstance(doc, (str, bytes)):  # one path for JSON text: the streamed one
             return await self.import_chunks(text_chunks(doc), on_conflict=on_conflict)
-        records = parse_export(doc, self.limits)
+        records = await document_records(doc, self.limits)
         return await self._import(on_conflict, lambda staging: staging.add(records))
 
     async def import_chunks(
