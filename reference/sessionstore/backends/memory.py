@@ -172,11 +172,13 @@ class MemoryStore(ClosesOnExit):
         if self._journals:
             self._journal((record.id,))
         old: Stored | None = self._records.get(record.id)
-        if old is not None and stored_expiry(old) is not None:
-            self._expiry.discard((stored_expiry(old), record.id))
+        old_expiry = None if old is None else stored_expiry(old)
+        if old_expiry != record.expires_ms:  # a write that keeps the expiry keeps its entry
+            if old_expiry is not None:
+                self._expiry.discard((old_expiry, record.id))
+            if record.expires_ms is not None:
+                self._expiry.add((record.expires_ms, record.id))
         self._records[record.id] = stored(record)
-        if record.expires_ms is not None:
-            self._expiry.add((record.expires_ms, record.id))
 
     def _put_many(self, records: list[Record]) -> None:
         """_put for many records at once: sortedcontainers rebuilds its lists in one pass
@@ -288,7 +290,7 @@ class MemoryStore(ClosesOnExit):
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            decode_data(current.data, id)  # ERR-3 before any change (ERR-2)
+            data = decode_data(current.data, id)  # ERR-3 before any change (ERR-2)
             record = Record(
                 id,
                 current.data,
@@ -299,7 +301,7 @@ class MemoryStore(ClosesOnExit):
                 current.owner,
             )
             self._put(record)
-        return record.to_session()
+        return record.to_session(data)  # the copy decoded for ERR-3 is the caller's
 
     async def delete(
         self, id: str, *, expected_version: int | None = None, owner: str | None = None
