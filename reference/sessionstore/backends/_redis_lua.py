@@ -206,22 +206,6 @@ redis.call('ZREM', KEYS[2], unpack(ids))
 return #ids
 """
 
-#: KEYS ids; ARGV prefix, now. Every live session (id and stored value each), in id
-#: order: one atomic read, so the export is the store at one instant (EXPORT-1).
-EXPORT = """
-local now = num(ARGV[2])
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local s = redis.call('GET', ARGV[1] .. 's:' .. id)
-  local r = parse(s)
-  if r and live(r.e, now) then
-    out[#out + 1] = id
-    out[#out + 1] = s
-  end
-end
-return out
-"""
-
 #: KEYS ids, snapshot list; ARGV prefix, now, ms the list may live. Copies every live
 #: session (id and stored value each, in id order) into the list in one atomic step
 #: (EXPORT-1), for the client to read a chunk at a time (EXPORT-2); returns how many.
@@ -306,7 +290,6 @@ SCRIPTS = {
         "list": LIST,
         "count": COUNT,
         "purge": PURGE,
-        "export": EXPORT,
         "snapshot": SNAPSHOT,
         "import": IMPORT,
     }.items()

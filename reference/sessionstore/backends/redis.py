@@ -628,19 +628,22 @@ class RedisStore(ClosesOnExit):
                 return removed
 
     async def export(self) -> ExportDocument:
-        now = self._now()
-        flat = await self._run_bulk("export", (self._ids,), self._prefix, now)
-
-        async def batches() -> AsyncIterator[Records]:  # a step per batch (issue 12)
-            for start in range(0, len(flat), 2 * EXPORT_BATCH):
-                yield _records(flat[start : start + 2 * EXPORT_BATCH])
-
-        return await export_document(now, batches())
+        async with self._snapshot(EXPORT_BATCH) as (now, batches):
+            return await export_document(now, batches)
 
     async def export_chunks(self, chunk_size: int = 1000) -> AsyncIterator[bytes]:
-        """EXPORT-2: one script copies the live sessions into a snapshot list on the
-        server (the store at one instant, EXPORT-1); the document is then read from it a
-        chunk at a time, so this client holds one chunk, and the list is deleted."""
+        """EXPORT-2: the export document in pieces, read from a snapshot (_snapshot), so
+        this client holds one chunk at a time."""
+        async with self._snapshot(chunk_size) as (now, batches):
+            async for piece in chunked_document(now, batches):
+                yield piece
+
+    @contextlib.asynccontextmanager
+    async def _snapshot(self, chunk_size: int) -> AsyncIterator[tuple[int, AsyncIterator[Records]]]:
+        """The live sessions at one instant (EXPORT-1): one script copies them into a list
+        on the server, read ``chunk_size`` sessions at a time, and the list is deleted.
+        (export() used to take them in one reply: 100,000 sessions held the event loop
+        87 ms while the client parsed it.)"""
         self._check_open()
         now = self._now()
         snapshot = f"{self._prefix}export:{secrets.token_hex(8)}"
@@ -652,19 +655,19 @@ class RedisStore(ClosesOnExit):
             )
 
             async def batches() -> AsyncIterator[Records]:
+                # On the bulk connections too: a chunk is chunk_size sessions of up to
+                # max_data_bytes each, not a point call (its 1,000 sessions outlasted a
+                # 50 ms timeout on a busy machine).
                 for first in range(0, total, chunk_size):
                     last = min(first + chunk_size, total) - 1
-                    flat = await self._guarded(
-                        self._client.lrange(snapshot, 2 * first, 2 * last + 1)
-                    )
+                    flat = await self._guarded(self._bulk.lrange(snapshot, 2 * first, 2 * last + 1))
                     yield _records(flat)
 
-            async for piece in chunked_document(now, batches()):
-                yield piece
+            yield now, batches()
         finally:
             if not self._closed:
                 with contextlib.suppress(StoreUnavailable):
-                    await self._guarded(self._client.delete(snapshot))
+                    await self._guarded(self._client.unlink(snapshot))  # freed off the main thread
 
     async def import_(
         self,
