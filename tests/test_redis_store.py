@@ -365,21 +365,26 @@ async def test_the_documented_acl_is_enough(own_redis: RedisServer) -> None:
         await store.corrupt_for_testing(made.id)
 
 
-async def test_a_long_import_outlasts_the_call_timeout(redis_url: str) -> None:
-    """The import's apply script takes longer than the store's timeout here: the store
-    waits for it (bulk connections) instead of raising while the script writes on."""
-    store = await open_redis(redis_url, namespace=f"t_bulk{secrets.token_hex(3)}", timeout=0.05)
+def many_sessions(n: int, pad: int) -> dict[str, Any]:
+    """An export document (as objects) of ``n`` sessions with ``pad`` bytes of data."""
     stamp = "2030-01-01T00:00:00.000Z"
-    doc = {
+    return {
         "format": "sessionstore-export",
         "format_version": 1,
         "exported_at": stamp,
         "sessions": [
-            {"id": f"s{i:06d}", "data": {"i": i, "pad": "x" * 200}, "version": 1,
+            {"id": f"s{i:06d}", "data": {"i": i, "pad": "x" * pad}, "version": 1,
              "created_at": stamp, "updated_at": stamp, "expires_at": None}
-            for i in range(30_000)
+            for i in range(n)
         ],
     }  # fmt: skip
+
+
+async def test_a_long_import_outlasts_the_call_timeout(redis_url: str) -> None:
+    """The import's apply script takes longer than the store's timeout here: the store
+    waits for it (bulk connections) instead of raising while the script writes on."""
+    store = await open_redis(redis_url, namespace=f"t_bulk{secrets.token_hex(3)}", timeout=0.05)
+    doc = many_sessions(30_000, pad=200)
     try:
         started = time.monotonic()
         report = await store.import_(doc)
@@ -400,17 +405,7 @@ async def test_export_reads_the_snapshot_a_chunk_at_a_time(redis_url: str) -> No
     the event loop 87 ms parsing it). With the server refusing any reply over 1 MB to
     this client class, an export of 2.6 MB only works a chunk at a time."""
     store = await open_redis(redis_url, namespace=f"t_chunks{secrets.token_hex(3)}")
-    stamp = "2030-01-01T00:00:00.000Z"
-    doc = {
-        "format": "sessionstore-export",
-        "format_version": 1,
-        "exported_at": stamp,
-        "sessions": [
-            {"id": f"s{i:06d}", "data": {"i": i, "pad": "x" * 100}, "version": 1,
-             "created_at": stamp, "updated_at": stamp, "expires_at": None}
-            for i in range(12_000)
-        ],
-    }  # fmt: skip
+    doc = many_sessions(12_000, pad=100)
     with sync_redis.Redis.from_url(redis_url) as admin:
         old = admin.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
         try:
