@@ -1,6 +1,6 @@
 """How long each store, service and transfer call holds the event loop (issue 12, item 3).
 
-    python benchmarks/bench_loop_lag.py [--n 100000] [--backend memory sqlite redis]
+    python benchmarks/bench_loop_lag.py [--n 100000] [--backend memory sqlite redis] [--freeze]
 
 A probe task sleeps 1 ms at a time and records the largest gap between its wake-ups
 while one operation runs on the same loop: the longest stretch in which no other task
@@ -207,7 +207,7 @@ async def measure(backend: Backend, text: bytes, source: Path, expiring: Path) -
         await run("purge_expired", store, store.purge_expired)
 
 
-async def main(n: int, backends: list[str]) -> None:
+async def main(n: int, backends: list[str], freeze: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp_name, contextlib.ExitStack() as stack:
         tmp = Path(tmp_name)
         source, expiring = tmp / "export.json", tmp / "expiring.json"
@@ -217,6 +217,10 @@ async def main(n: int, backends: list[str]) -> None:
         redis_url = stack.enter_context(running()).url if "redis" in backends else None
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{n:,} sessions, {len(text) / 1e6:.0f} MB of JSON; load average {load}")
+        if freeze:  # what a server can do once started: its heap is then never walked
+            gc.collect()
+            gc.freeze()
+            print(f"gc.freeze(): {gc.get_freeze_count():,} objects frozen")
         print(
             "| backend | operation | gap, wall (ms) | gap, loop CPU (ms) "
             "| gap, loop CPU outside GC (ms) | GC pause (ms) | s |"
@@ -232,5 +236,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--backend", nargs="+", default=["memory", "sqlite", "redis"])
+    parser.add_argument(
+        "--freeze",
+        action="store_true",
+        help="gc.freeze() the process's objects before measuring, as a server may after "
+        "start-up: full collections then walk only what was made since",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.backend))
+    asyncio.run(main(args.n, args.backend, args.freeze))
