@@ -99,7 +99,7 @@ class Child:
     async def exchange(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Send one request and await its whole answer, within the call time limit."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[Any] = loop.create_future()
+        answer: asyncio.Future[dict[str, Any]] = loop.create_future()
         with self._lock:
             if self._ended is not None:
                 raise self._unavailable()
@@ -121,7 +121,9 @@ class Child:
             with self._lock:
                 self._waiting.pop(request_id, None)
 
-    async def _answer(self, answer: asyncio.Future[Any], deadline: float, op: str) -> Any:
+    async def _answer(
+        self, answer: asyncio.Future[dict[str, Any]], deadline: float, op: str
+    ) -> dict[str, Any]:
         """The answer, awaited until ``deadline`` (loop time) at most; cancelling the
         caller leaves ``answer`` waiting."""
         left = deadline - asyncio.get_running_loop().time()
