@@ -103,7 +103,7 @@ def attaches(factory: StoreFactory) -> bool:
 
 @asynccontextmanager
 async def reopen(
-    factory: StoreFactory, url: str, clock: FakeClock | None
+    factory: StoreFactory | None, url: str, clock: FakeClock | None
 ) -> AsyncIterator[SessionStore]:
     """Another instance on the backing data a store of ``factory`` calls ``url`` (CAP-2),
     closed afterwards: :func:`sessionstore.open_store` in this process, or for an

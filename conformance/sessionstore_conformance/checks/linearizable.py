@@ -373,11 +373,15 @@ async def play(
 
 
 def play_threads(
-    scenario: Scenario, factory: StoreFactory, url: str, clock: FakeClock, timed: bool = True
+    scenario: Scenario,
+    url: str,
+    clock: FakeClock,
+    timed: bool = True,
+    factory: StoreFactory | None = None,
 ) -> list[lin.Operation]:
     """One thread per client, each with its own loop and store opened from ``url`` (given
-    ``clock`` if ``timed``; for an ``exec:`` target, a server of its own attached to
-    ``url``); the caller moves the clock between batches while every client waits at a
+    ``clock`` if ``timed``; for an ``exec:`` target ``factory``, a server of its own
+    attached to ``url``); the caller moves the clock between batches while every client waits at a
     barrier."""
     width = max(len(b.clients) for b in scenario.batches)
     barrier = threading.Barrier(width + 1, timeout=60)
@@ -580,7 +584,8 @@ def _threads(
     try:
         timed = store.capabilities.injectable_clock
         url = store_url(store)
-        return play_threads(scenario, harness.factory, url, clock, timed), _default_ttl_ms(store)
+        history = play_threads(scenario, url, clock, timed, harness.factory)
+        return history, _default_ttl_ms(store)
     finally:
         harness.driver.exit(manager)
 
