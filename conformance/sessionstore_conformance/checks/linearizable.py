@@ -322,7 +322,7 @@ async def record(client: int, store: SessionStore, step: Step, now: int) -> lin.
     output: lin.Outcome
     try:
         output = ("ok", lin.observe(inp["op"], await task))
-    except (asyncio.CancelledError, TimeoutError, StoreUnavailable):
+    except (asyncio.CancelledError, asyncio.TimeoutError, StoreUnavailable):
         output = None  # may or may not have taken effect
     except SessionStoreError as exc:
         output = ("error", type(exc).__name__)

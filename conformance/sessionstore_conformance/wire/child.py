@@ -129,7 +129,7 @@ class Child:
         left = deadline - asyncio.get_running_loop().time()
         try:
             return await asyncio.wait_for(asyncio.shield(answer), max(0.0, left))
-        except TimeoutError:
+        except asyncio.TimeoutError:  # TimeoutError itself only from Python 3.11
             self.end(f"no answer to {op!r} within the call time limit of {self.call_timeout:g} s")
             raise self._unavailable() from None
 
