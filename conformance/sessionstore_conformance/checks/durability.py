@@ -8,6 +8,13 @@ Child processes run :mod:`sessionstore_conformance._writer` with this interprete
 use the real clock and write no ttl, so they never disagree with the kit's FakeClock
 about liveness. Every wait for a child is bounded, and every child is killed and reaped
 whatever happens.
+
+An ``exec:`` target's url opens only in another server (driver protocol, 4.3), so there
+every reopen is a server attached to it (:func:`..target.reopen`), the writer of the
+crash check is such a server, killed with SIGKILL while the kit writes through it
+(:func:`_attached_write_and_kill`), and the increments come from attached servers, each
+driven by a task of the kit (:func:`_attached_increments`). What is verified afterwards
+is the same.
 """
 
 from __future__ import annotations
