@@ -304,3 +304,27 @@ async def test_a_cancelled_call_ends_once_the_server_has_answered(tmp_path: Path
     assert store._child is not None and store._child.idle  # its answer came: nothing in flight
     assert await store.get("b") is None  # and the server goes on
     target.stop_servers()
+
+
+@pytest.mark.anyio
+async def test_callers_that_see_one_clock_move_send_one_clock_set(tmp_path: Path) -> None:
+    """Several calls on one server after the kit's clock moved (the clients of a batch
+    warming up): one clock.set, sent while nothing else is in flight (2.3), not one each."""
+    log = tmp_path / "ops.log"
+    target = _server(
+        tmp_path,
+        f"open({str(log)!r}, 'a').write(req['op'] + ' '); say({{'id': req['id'], 'ok': None}})",
+    )
+    script = tmp_path / "server.py"
+    script.write_text(
+        script.read_text()
+        .replace("injectable_clock=False", "injectable_clock=True")
+        .replace("clock=False", "clock=True")
+    )
+    exec_target = ExecTarget(target, 20)
+    clock = FakeClock()
+    store = await exec_target(clock=clock)
+    clock.advance(1000)
+    await asyncio.gather(*(store.get(f"s{n}") for n in range(3)))
+    assert log.read_text().split() == ["clock.set", "get", "get", "get"]
+    exec_target.stop_servers()

@@ -23,6 +23,7 @@ second instance on the same backing data in another process (CONC-2, PROC-1, DUR
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import base64
 import shlex
@@ -131,6 +132,7 @@ class WireStore:
         self._child: Child | None = child
         self._clock = clock
         self._clock_sent = clock.ms if clock is not None else None
+        self._clock_sync = asyncio.Lock()
         self._target = target
         hello = child.hello
         self.server = str(hello.get("server", ""))
@@ -155,8 +157,13 @@ class WireStore:
             raise StoreUnavailable("the store was closed and its server handed back")
         sent = {name: values.argument(value, f"{op}'s {name}") for name, value in args.items()}
         if self._clock is not None and self._clock.ms != self._clock_sent:
-            await child.call("clock.set", {"ms": self._clock.ms})
-            self._clock_sent = self._clock.ms
+            # One clock.set, sent while nothing is in flight (2.3: the kit moves its clock
+            # only then); callers that saw the same move wait for it rather than send theirs.
+            async with self._clock_sync:
+                if self._clock.ms != self._clock_sent:
+                    ms = self._clock.ms
+                    await child.call("clock.set", {"ms": ms})
+                    self._clock_sent = ms
         return await child.exchange(op, sent)
 
     async def _call(self, op: str, **args: Any) -> Any:
