@@ -1,5 +1,5 @@
 """Turning a TARGET (a store URL, ``package.module:factory`` or ``exec:COMMAND ARGS``)
-into fresh stores."""
+into fresh stores, and a store's ``url`` (CAP-2) into another instance on its data."""
 
 from __future__ import annotations
 
@@ -93,3 +93,27 @@ async def opened(factory: StoreFactory, clock: FakeClock) -> AsyncIterator[Sessi
         yield store
     finally:
         await made.__aexit__(None, None, None)
+
+
+def attaches(factory: StoreFactory) -> bool:
+    """Whether the factory's stores live in other processes, whose urls only another
+    such process can open (an ``exec:`` target: spec/driver-protocol.md, 4.3)."""
+    return callable(getattr(factory, "attach", None))
+
+
+@asynccontextmanager
+async def reopen(
+    factory: StoreFactory | None, url: str, clock: FakeClock | None
+) -> AsyncIterator[SessionStore]:
+    """Another instance on the backing data a store of ``factory`` calls ``url`` (CAP-2),
+    closed afterwards: :func:`sessionstore.open_store` in this process, or for an
+    ``exec:`` target a server of its own that attaches to it (``attach``). ``clock`` is the
+    instance's clock (None: the real clock, or for a server that takes a clock, one of
+    its own that stands still)."""
+    attach = getattr(factory, "attach", None)
+    if callable(attach):
+        manager: Any = await attach(url, clock=clock)
+    else:
+        manager = open_store(url, clock=clock)
+    async with manager as store:
+        yield store

@@ -40,10 +40,10 @@ from sessionstore import (
     SessionNotFound,
     SessionStore,
     VersionConflict,
-    open_store,
 )
 
 from ..errors import expect
+from ..target import reopen
 from ..wire.transforms import incrementing
 from .durability import store_url
 from .registry import Ctx, check
@@ -64,7 +64,8 @@ def bursts(ctx: Ctx) -> int:
 
 @asynccontextmanager
 async def instances(ctx: Ctx) -> AsyncIterator[list[SessionStore]]:
-    """The check's store, plus instances opened from its ``url`` where it shares data."""
+    """The check's store, plus instances opened from its ``url`` where it shares data (for
+    an ``exec:`` target, servers of their own attached to it: other processes)."""
     caps = ctx.store.capabilities
     stores = [ctx.store]
     async with AsyncExitStack() as stack:
@@ -72,7 +73,7 @@ async def instances(ctx: Ctx) -> AsyncIterator[list[SessionStore]]:
             url = store_url(ctx.store)
             clock = ctx.clock if caps.injectable_clock else None
             for _ in range(INSTANCES - 1):
-                stores.append(await stack.enter_async_context(open_store(url, clock=clock)))
+                stores.append(await stack.enter_async_context(reopen(ctx.factory, url, clock)))
         yield stores
 
 

@@ -8,27 +8,36 @@ Child processes run :mod:`sessionstore_conformance._writer` with this interprete
 use the real clock and write no ttl, so they never disagree with the kit's FakeClock
 about liveness. Every wait for a child is bounded, and every child is killed and reaped
 whatever happens.
+
+An ``exec:`` target's url opens only in another server (driver protocol, 4.3), so there
+every reopen is a server attached to it (:func:`..target.reopen`), the writer of the
+crash check is such a server, killed with SIGKILL while the kit writes through it
+(:func:`_attached_write_and_kill`), and the increments come from attached servers, each
+driven by a task of the kit (:func:`_attached_increments`). What is verified afterwards
+is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import ExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-from sessionstore import Session, SessionStore, SessionStoreError, VersionConflict, open_store
+from sessionstore import Session, SessionStore, SessionStoreError, StoreUnavailable, VersionConflict
 
 from .. import _writer, profiles
 from ..clock import FakeClock
 from ..errors import ClauseViolation, NotVerified, expect, expect_raises
-from ..target import StoreFactory, opened
+from ..target import StoreFactory, attaches, opened, reopen
+from ..wire.transforms import incrementing, setting
 from .helpers import differences, expect_same
 from .registry import Ctx, Harness, check
 
@@ -57,10 +66,15 @@ COUNTERS = 3
 
 
 def store_url(store: Any) -> str:
-    """The store's ``url`` (CAP-2); a store behind the driver protocol has none the kit
-    can open in Python, so what needs one is not verified there (driver protocol, 10)."""
-    if getattr(store, "json_only", False):
-        raise NotVerified(("CAP-2",), "a store behind the driver protocol is not reopened")
+    """The store's ``url`` (CAP-2). A store behind the driver protocol has one only if
+    its server offers ``attach`` (driver protocol, 4.3); without it, what needs a second
+    instance is not verified."""
+    if getattr(store, "json_only", False) and not hasattr(store, "url"):
+        raise NotVerified(
+            ("CAP-2",),
+            "the store's server does not offer attach (driver protocol, 4.3): the kit "
+            "cannot open a second instance on its data",
+        )
     url = getattr(store, "url", None)
     expect(
         isinstance(url, str) and "://" in url,
@@ -72,15 +86,16 @@ def store_url(store: Any) -> str:
 
 @asynccontextmanager
 async def reopened(
-    url: str, clock: FakeClock, clauses: tuple[str, ...], what: str
+    factory: StoreFactory, url: str, clock: FakeClock, clauses: tuple[str, ...], what: str
 ) -> AsyncIterator[SessionStore]:
-    """``open_store(url)``; failing to open breaks ``clauses``."""
-    manager = open_store(url, clock=clock)
+    """``open_store(url)``, or ``attach`` in a server of its own for an ``exec:`` target
+    (:func:`..target.reopen`); failing to open breaks ``clauses``."""
+    manager = reopen(factory, url, clock)
     try:
         store = await manager.__aenter__()
     except Exception as exc:
         raise ClauseViolation(
-            clauses, f"{what}: open_store({url!r}) raised {type(exc).__name__}: {exc}"
+            clauses, f"{what}: opening {url!r} again raised {type(exc).__name__}: {exc}"
         ) from exc
     try:
         yield store
@@ -166,15 +181,19 @@ async def check_url_reopens(ctx: Ctx) -> None:
     store = ctx.store
     url = store_url(store)
     made = await store.create({"cap": 2}, id="cap-2")
-    async with reopened(url, ctx.clock, ("CAP-2",), "opening store.url beside the store") as other:
+    async with reopened(
+        ctx.factory, url, ctx.clock, ("CAP-2",), "opening store.url beside the store"
+    ) as other:
         expect_same(made, await other.get("cap-2"), "CAP-2", f"a session read through {url!r}")
         back = await other.create({"cap": "back"}, id="cap-2-back")
     expect_same(back, await store.get("cap-2-back"), "CAP-2", f"a session written through {url!r}")
 
 
-async def _expect_exactly(url: str, clock: FakeClock, acked: dict[str, Session], when: str) -> None:
+async def _expect_exactly(
+    factory: StoreFactory, url: str, clock: FakeClock, acked: dict[str, Session], when: str
+) -> None:
     """Reopen ``url``: exactly the acknowledged sessions, field by field."""
-    async with reopened(url, clock, ("DUR-1", "CAP-2"), when) as again:
+    async with reopened(factory, url, clock, ("DUR-1", "CAP-2"), when) as again:
         found = await all_sessions(again)
         count = await again.count()
     lost = sorted(set(acked) - set(found))
@@ -211,7 +230,9 @@ async def check_reopen(ctx: Ctx) -> None:
         acked[made.id] = made
     ctx.clock.advance(1500)
     acked["dur-a"] = await store.replace("dur-a", {"k": "replaced"}, ttl=120)
-    acked["dur-b"] = await store.update("dur-b", lambda d: {**d, "n": [*d["n"], 3]}, owner="ada")
+    # update callbacks as protocol transforms, so that a store behind the driver protocol
+    # runs them itself (driver protocol, 5.14)
+    acked["dur-b"] = await store.update("dur-b", setting(n=[1, 2.5, None, True, 3]), owner="ada")
     acked["dur-c"] = await store.touch("dur-c", 7200)
     expect(await store.delete("dur-d"), "DELETE-1", "delete of a live session returned False")
     del acked["dur-d"]
@@ -219,14 +240,18 @@ async def check_reopen(ctx: Ctx) -> None:
         await store.replace("dur-a", {"k": "refused"}, expected_version=99)
     ctx.clock.advance(250)
     acked["dur-e"] = await store.create({"k": "last"}, id="dur-e", ttl=30)
-    acked["dur-a"] = await store.update("dur-a", lambda d: {**d, "k": "updated"}, ttl=600)
+    acked["dur-a"] = await store.update("dur-a", setting(k="updated"), ttl=600)
     await store.close()
-    await _expect_exactly(url, ctx.clock, acked, f"after close and open_store({url!r})")
+    factory = ctx.factory
+    await _expect_exactly(factory, url, ctx.clock, acked, f"after close and opening {url!r}")
 
     # One more write in the reopened store, then close and reopen once more.
-    async with reopened(url, ctx.clock, ("DUR-1", "CAP-2"), "reopening store.url") as again:
-        acked["dur-c"] = await again.update("dur-c", lambda d: {**d, "k": "again"})
-    await _expect_exactly(url, ctx.clock, acked, "after one write, close and a second reopen")
+    when = "reopening store.url"
+    async with reopened(factory, url, ctx.clock, ("DUR-1", "CAP-2"), when) as again:
+        acked["dur-c"] = await again.update("dur-c", setting(k="again"))
+    await _expect_exactly(
+        factory, url, ctx.clock, acked, "after one write, close and a second reopen"
+    )
 
 
 # --- DUR-2: kill -9 of a writer process -------------------------------------------------
@@ -277,8 +302,11 @@ async def _crash_trials(factory: StoreFactory, trials: int, seed: int) -> CrashT
             target = rng.randint(1, MAX_ACKS)
             how = f"killed once {target:.0f} acknowledgements were read"
         where = f"trial {trial + 1} of {trials} (seed {seed}, {how}; before it: {tally})"
-        acks = await _write_and_kill(url, f"t{trial}", by_time, target, where)
-        await _verify_crash(url, clock, f"t{trial}", acks, where, tally)
+        if attaches(factory):
+            acks = await _attached_write_and_kill(factory, url, f"t{trial}", by_time, target, where)
+        else:
+            acks = await _write_and_kill(url, f"t{trial}", by_time, target, where)
+        await _verify_crash(factory, url, clock, f"t{trial}", acks, where, tally)
         tally.trials += 1
         tally.by_time += by_time
     return tally
@@ -337,6 +365,51 @@ async def _write_and_kill(
     return acks
 
 
+async def _attached_write_and_kill(
+    factory: StoreFactory, url: str, prefix: str, by_time: bool, target: float, where: str
+) -> list[tuple[int, Session]]:
+    """The crash loop of :mod:`.._writer` for an ``exec:`` target: a server of its own
+    attached to ``url`` makes the writes, each acknowledged when its answer reaches the
+    kit; the kit SIGKILLs that server at an instant (``by_time``) or with the write after
+    the ``target``-th acknowledgement sent (in flight). Its acknowledged writes."""
+    acks: list[tuple[int, Session]] = []
+    killed = False
+    async with reopened(factory, url, FakeClock(), ("CAP-2", "DUR-2"), where) as store:
+
+        def kill() -> None:
+            nonlocal killed
+            killed = True
+            store.kill()  # type: ignore[attr-defined]  # a WireStore
+
+        timer = asyncio.get_running_loop().call_later(target, kill) if by_time else None
+        try:
+            for j in itertools.count():
+                op, session_id, data = _writer.crash_write(prefix, j)
+                write = (
+                    store.create(data, id=session_id)
+                    if op == "create"
+                    else store.update(session_id, incrementing("n"))
+                )
+                if not by_time and len(acks) >= target:
+                    sending = asyncio.ensure_future(write)
+                    await asyncio.sleep(0)  # the write is on its way to the server
+                    kill()
+                    with suppress(StoreUnavailable):
+                        await sending
+                    break
+                what = f"{where}: the writer acknowledged nothing"
+                acks.append((j, await _bounded(write, STEP_TIMEOUT, ("DUR-2",), what)))
+        except StoreUnavailable as exc:
+            if not killed:
+                raise ClauseViolation(
+                    ("DUR-2",), f"{where}: the writer failed before it was killed: {exc}"
+                ) from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
+    return acks
+
+
 def _applied_whole(op: str, acked: Session | None, found: Session, data: dict[str, Any]) -> bool:
     """Is ``found`` the in-flight write applied whole (on top of ``acked``, if any)?"""
     if found.expires_at is not None or found.owner is not None or found.data != data:
@@ -352,6 +425,7 @@ def _applied_whole(op: str, acked: Session | None, found: Session, data: dict[st
 
 
 async def _verify_crash(
+    factory: StoreFactory,
     url: str,
     clock: FakeClock,
     prefix: str,
@@ -364,7 +438,8 @@ async def _verify_crash(
     if op == "update":
         counter = expected.get(pending_id)
         data = {**counter.data, "n": counter.data["n"] + 1} if counter else data
-    async with reopened(url, clock, ("DUR-2",), f"{where}: reopening after kill -9") as store:
+    when = f"{where}: reopening after kill -9"
+    async with reopened(factory, url, clock, ("DUR-2",), when) as store:
         try:
             everything = await all_sessions(store)
         except SessionStoreError as exc:
@@ -414,6 +489,31 @@ async def check_processes(ctx: Ctx) -> None:
     ids = [f"proc-{i}" for i in range(COUNTERS)]
     for session_id in ids:
         await store.create({"n": 0}, id=session_id)
+    if attaches(ctx.factory):
+        await _attached_increments(ctx.factory, url, ctx.clock, ids)
+    else:
+        await _writer_increments(url, ids)
+    total = PROCESSES * INCREMENTS
+    for session_id in ids:
+        final = await store.get(session_id)
+        n = final.data.get("n") if final else None
+        expect(
+            final is not None and n == total,
+            ("PROC-1", "CONC-1"),
+            f"{PROCESSES} processes incremented {session_id!r} {total} times in all, "
+            f"but n is {n}: lost updates",
+        )
+        expect(
+            final is not None and final.version == total + 1,
+            ("PROC-1", "REC-3"),
+            f"{total} updates from {PROCESSES} processes left {session_id!r} at version "
+            f"{final.version if final else None}, not {total + 1}",
+        )
+
+
+async def _writer_increments(url: str, ids: list[str]) -> None:
+    """:data:`PROCESSES` writer processes (:mod:`.._writer`) opening ``url``, released
+    together, each incrementing every id :data:`INCREMENTS` times."""
     procs: list[tuple[asyncio.subprocess.Process, IO[bytes]]] = []
     with ExitStack() as files:
         try:
@@ -448,19 +548,37 @@ async def check_processes(ctx: Ctx) -> None:
                 f"incrementing process {number} of {PROCESSES} failed "
                 f"(exit status {proc.returncode}): {stderr}",
             )
-    total = PROCESSES * INCREMENTS
-    for session_id in ids:
-        final = await store.get(session_id)
-        n = final.data.get("n") if final else None
-        expect(
-            final is not None and n == total,
-            ("PROC-1", "CONC-1"),
-            f"{PROCESSES} processes incremented {session_id!r} {total} times in all, "
-            f"but n is {n}: lost updates",
-        )
-        expect(
-            final is not None and final.version == total + 1,
-            ("PROC-1", "REC-3"),
-            f"{total} updates from {PROCESSES} processes left {session_id!r} at version "
-            f"{final.version if final else None}, not {total + 1}",
+
+
+async def _attached_increments(
+    factory: StoreFactory, url: str, clock: FakeClock, ids: list[str]
+) -> None:
+    """The same with :data:`PROCESSES` servers attached to ``url`` (an ``exec:`` target),
+    each driven by a task of the kit making its increments one after another."""
+    async with AsyncExitStack() as stack:
+        stores = [
+            await stack.enter_async_context(
+                reopened(factory, url, clock, ("CAP-2",), f"{PROCESSES} incrementing servers")
+            )
+            for _ in range(PROCESSES)
+        ]
+        await asyncio.gather(*(s.get("warm") for s in stores))  # each has opened the store
+
+        async def increments(number: int, store: SessionStore) -> None:
+            try:
+                for _ in range(INCREMENTS):
+                    for session_id in ids:
+                        await store.update(session_id, incrementing("n"))
+            except SessionStoreError as exc:
+                raise ClauseViolation(
+                    ("PROC-1",),
+                    f"incrementing server {number} of {PROCESSES} failed: "
+                    f"{type(exc).__name__}: {exc}",
+                ) from exc
+
+        await _bounded(
+            asyncio.gather(*(increments(n, s) for n, s in enumerate(stores, 1))),
+            RUN_TIMEOUT,
+            ("PROC-1",),
+            f"{PROCESSES} servers doing {COUNTERS * INCREMENTS} updates each did not finish",
         )

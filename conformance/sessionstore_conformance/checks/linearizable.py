@@ -32,6 +32,10 @@ Three ways to be concurrent, by what the store declares:
 * ``linearizable_threads`` — stores declaring ``multi_process``: one thread per client,
   each with its own event loop and its own instance opened from ``url``.
 
+For an ``exec:`` target the second instance is another server process attached to the
+first's data (:func:`..target.reopen`; driver protocol, 4.3): the instances and threads
+checks then play their clients through several processes, on the kit's clock.
+
 A failing scenario shrinks for at most :data:`SHRINK_BUDGET` seconds; then the smallest
 failure seen is reported. A history the checker cannot decide within :data:`TIME_LIMIT`
 makes the check *not verified* (:class:`~..errors.NotVerified`): CONC-1 is then reported
@@ -63,14 +67,13 @@ from sessionstore import (
     SessionStore,
     SessionStoreError,
     StoreUnavailable,
-    open_store,
 )
 
 from .. import linearizability as lin
 from .._history_client import perform as perform
 from ..clock import FakeClock
 from ..errors import ClauseViolation, NotVerified
-from ..target import opened
+from ..target import StoreFactory, opened, reopen
 from .durability import store_url
 from .registry import Harness, check
 
@@ -319,7 +322,7 @@ async def record(client: int, store: SessionStore, step: Step, now: int) -> lin.
     output: lin.Outcome
     try:
         output = ("ok", lin.observe(inp["op"], await task))
-    except (asyncio.CancelledError, TimeoutError, StoreUnavailable):
+    except (asyncio.CancelledError, asyncio.TimeoutError, StoreUnavailable):
         output = None  # may or may not have taken effect
     except SessionStoreError as exc:
         output = ("error", type(exc).__name__)
@@ -350,17 +353,19 @@ async def warm(store: SessionStore, client: int) -> None:
 async def play(
     scenario: Scenario, stores: list[SessionStore], clock: FakeClock
 ) -> list[lin.Operation]:
-    """Clients as tasks on this loop; client c uses ``stores[c % len(stores)]``. Before
-    each batch, the batch's clients warm up together."""
+    """Clients as tasks on this loop; client c (0 the prefix and read-backs, 1.. a batch's
+    clients) uses ``stores[c % len(stores)]``, so with one store more than clients each
+    client has one of its own. Before each batch, the batch's clients warm up together."""
     history = [await record(0, stores[0], s, clock.ms) for s in scenario.prefix]
     for batch in scenario.batches:
         clock.advance(batch.advance_ms)
         now = clock.ms
-        await asyncio.gather(*(warm(stores[c % len(stores)], c) for c in range(len(batch.clients))))
+        clients = range(1, len(batch.clients) + 1)
+        await asyncio.gather(*(warm(stores[c % len(stores)], c) for c in clients))
         await asyncio.gather(
             *(
-                _client(history, c + 1, stores[c % len(stores)], s, now)
-                for c, s in enumerate(batch.clients)
+                _client(history, c, stores[c % len(stores)], s, now)
+                for c, s in zip(clients, batch.clients, strict=True)
             )
         )
         history += [await record(0, stores[0], s, now) for s in READ_BACK]
@@ -368,18 +373,23 @@ async def play(
 
 
 def play_threads(
-    scenario: Scenario, url: str, clock: FakeClock, timed: bool = True
+    scenario: Scenario,
+    url: str,
+    clock: FakeClock,
+    timed: bool = True,
+    factory: StoreFactory | None = None,
 ) -> list[lin.Operation]:
     """One thread per client, each with its own loop and store opened from ``url`` (given
-    ``clock`` if ``timed``); the caller moves the clock between batches while every
-    client waits at a barrier."""
+    ``clock`` if ``timed``; for an ``exec:`` target ``factory``, a server of its own
+    attached to ``url``); the caller moves the clock between batches while every client waits at a
+    barrier."""
     width = max(len(b.clients) for b in scenario.batches)
     barrier = threading.Barrier(width + 1, timeout=60)
     history: list[lin.Operation] = []
     errors: list[BaseException] = []
 
     async def client(c: int) -> None:
-        async with open_store(url, clock=clock if timed else None) as store:
+        async with reopen(factory, url, clock if timed else None) as store:
             await warm(store, c)
             barrier.wait()
             if c == 0:
@@ -559,7 +569,8 @@ def _instances(
     async def go() -> tuple[list[lin.Operation], int | None]:
         async with opened(harness.factory, clock) as store:
             timed = store.capabilities.injectable_clock
-            async with open_store(store_url(store), clock=clock if timed else None) as twin:
+            url = store_url(store)
+            async with reopen(harness.factory, url, clock if timed else None) as twin:
                 return await play(scenario, [store, twin], clock), _default_ttl_ms(store)
 
     return harness.driver.call(go)
@@ -572,7 +583,9 @@ def _threads(
     store = harness.driver.enter(manager)  # holds the namespace open; clients open its url
     try:
         timed = store.capabilities.injectable_clock
-        return play_threads(scenario, store_url(store), clock, timed), _default_ttl_ms(store)
+        url = store_url(store)
+        history = play_threads(scenario, url, clock, timed, harness.factory)
+        return history, _default_ttl_ms(store)
     finally:
         harness.driver.exit(manager)
 

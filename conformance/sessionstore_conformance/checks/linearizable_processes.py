@@ -16,6 +16,12 @@ history is checked *timeless* (:func:`..linearizability.check` with ``timeless=T
 created/updated/expires come from the children's real clocks and are not compared.
 
 Every child is killed (SIGKILL) and reaped, with bounded waits, whatever happens.
+
+An ``exec:`` target's store lives in a server process whose url only another server can
+open (driver protocol, 4.3): there each client is a server of its own attached to the
+store's data, driven from the kit's loop, and the calls are timed in the kit's process
+(each interval then contains the server's own; the check is as strict, a little
+less sensitive).
 """
 
 from __future__ import annotations
@@ -24,15 +30,16 @@ import asyncio
 import json
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from typing import IO, Any
 
-from sessionstore import open_store
+from sessionstore import SessionStore, open_store
 
 from .. import _history_client as client
 from .. import linearizability as lin
 from ..clock import FakeClock
 from ..errors import ClauseViolation
-from ..target import opened
+from ..target import StoreFactory, attaches, opened, reopen
 from .durability import START_TIMEOUT, _bounded, _reap, _tail, store_url
 from .linearizable import (
     READ_BACK,
@@ -42,6 +49,7 @@ from .linearizable import (
     _fewer,
     _verify,
     duels,
+    play,
     untimed_scenarios,
 )
 from .registry import Harness, check
@@ -175,6 +183,19 @@ async def play_processes(scenario: Scenario, url: str, clients: Clients) -> list
     return history
 
 
+async def play_servers(
+    scenario: Scenario, factory: StoreFactory, store: SessionStore, url: str, clock: FakeClock
+) -> list[lin.Operation]:
+    """For an ``exec:`` target: client 0 on the store itself, each batch client on a
+    server of its own attached to ``url`` (:data:`CLIENTS` processes besides the
+    store's), all driven from this loop and timed here (:func:`.linearizable.play`)."""
+    async with AsyncExitStack() as stack:
+        others = [
+            await stack.enter_async_context(reopen(factory, url, clock)) for _ in range(CLIENTS)
+        ]
+        return await play(scenario, [store, *others], clock)
+
+
 def _processes(
     harness: Harness, scenario: Scenario, clock: FakeClock, clients: Clients
 ) -> tuple[list[lin.Operation], int | None]:
@@ -182,7 +203,12 @@ def _processes(
     store = harness.driver.enter(manager)  # holds the namespace open; clients open its url
     try:
         url = store_url(store)
-        history = harness.driver.call(play_processes, scenario, url, clients)
+        if attaches(harness.factory):
+            history = harness.driver.call(
+                play_servers, scenario, harness.factory, store, url, clock
+            )
+        else:
+            history = harness.driver.call(play_processes, scenario, url, clients)
         return history, _default_ttl_ms(store)
     finally:
         harness.driver.exit(manager)

@@ -99,22 +99,39 @@ class Child:
     async def exchange(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Send one request and await its whole answer, within the call time limit."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[Any] = loop.create_future()
+        answer: asyncio.Future[dict[str, Any]] = loop.create_future()
         with self._lock:
             if self._ended is not None:
                 raise self._unavailable()
             request_id = next(self._ids)
             self._waiting[request_id] = (loop, answer)
         self._outbox.put(encode({"id": request_id, "op": op, "args": args}))
+        deadline = loop.time() + self.call_timeout
         try:
-            return await asyncio.wait_for(answer, self.call_timeout)
-        except TimeoutError:
+            return await self._answer(answer, deadline, op)
+        except asyncio.CancelledError:
+            # A request sent cannot be recalled: the caller's cancellation waits for the
+            # answer (and drops it), so that the call takes effect, if at all, before its
+            # caller moves on, as a cancelled call in process does (CONC-1 histories; no
+            # request outlives its batch and the clock moves after it, 2.3).
+            with contextlib.suppress(Exception):
+                await self._answer(answer, deadline, op)
+            raise
+        finally:
+            with self._lock:
+                self._waiting.pop(request_id, None)
+
+    async def _answer(
+        self, answer: asyncio.Future[dict[str, Any]], deadline: float, op: str
+    ) -> dict[str, Any]:
+        """The answer, awaited until ``deadline`` (loop time) at most; cancelling the
+        caller leaves ``answer`` waiting."""
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(asyncio.shield(answer), max(0.0, left))
+        except asyncio.TimeoutError:  # TimeoutError itself only from Python 3.11
             self.end(f"no answer to {op!r} within the call time limit of {self.call_timeout:g} s")
             raise self._unavailable() from None
-        finally:
-            if not answer.cancelled():  # a call its caller cancelled stays in flight until
-                with self._lock:  # its answer comes (the reader drops it): not idle
-                    self._waiting.pop(request_id, None)
 
     def end(self, why: str) -> None:
         """Make the child unusable: kill it and fail every call still waiting."""

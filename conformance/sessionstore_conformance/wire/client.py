@@ -13,10 +13,17 @@ request and turning the answer back into the contract's types and errors. Its cl
 the kit's: before a call, a clock that moved since the server last heard is set there
 (6.1). ``update`` sends the steps of a :class:`.transforms.Transform`, so the remote
 store's own ``update`` runs them; any other callback is :class:`Inexpressible`.
+
+Shared stores (4.3). A server whose ``hello`` says ``shared`` and offers ``attach``
+answers ``reset`` with its store's url; the :class:`WireStore` keeps it as ``url``
+(CAP-2, in the remote store's own binding). The kit never opens that url in Python:
+:meth:`ExecTarget.attach` hands it to another server (``attach``), whose store is then a
+second instance on the same backing data in another process (CONC-2, PROC-1, DUR-1).
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import base64
 import shlex
@@ -59,14 +66,31 @@ class ExecTarget:
         return f"{PREFIX}{shlex.join(self.argv)}"
 
     async def __call__(self, *, clock: FakeClock) -> WireStore:
+        """A fresh, empty store (4.2)."""
+        return await self._store("reset", {}, clock)
+
+    async def attach(self, url: str, *, clock: FakeClock | None = None) -> WireStore:
+        """Another instance, in a server of its own, on the backing data of the store
+        whose ``url`` this is (4.3). Without ``clock``, a store that takes one gets a
+        clock of its own, standing still."""
+        return await self._store("attach", {"url": url}, clock or FakeClock())
+
+    async def _store(self, op: str, args: dict[str, Any], clock: FakeClock) -> WireStore:
         child = await self._child()
         takes_clock = bool(child.hello.get("clock"))
-        answer = await child.call("reset", {"clock_ms": clock.ms if takes_clock else None})
+        try:
+            answer = await child.call(op, {**args, "clock_ms": clock.ms if takes_clock else None})
+        except BaseException:
+            self.release(child)  # a refused reset or attach leaves the server usable
+            raise
         return WireStore(child, clock if takes_clock else None, self, answer)
 
     async def _child(self) -> Child:
-        while self._idle:
-            child = self._idle.pop()
+        while True:
+            try:
+                child = self._idle.pop()  # checks in threads share the pool: no check-then-pop
+            except IndexError:
+                break
             if child.idle:
                 return child
         try:
@@ -108,6 +132,7 @@ class WireStore:
         self._child: Child | None = child
         self._clock = clock
         self._clock_sent = clock.ms if clock is not None else None
+        self._clock_sync = asyncio.Lock()
         self._target = target
         hello = child.hello
         self.server = str(hello.get("server", ""))
@@ -115,7 +140,9 @@ class WireStore:
         self.limits = values.limits(hello)
         ms = hello.get("default_ttl_ms")
         self.default_ttl: TTL | None = None if ms is None else ms / 1000
-        self.remote_url = reset.get("url") if isinstance(reset, dict) else None
+        url = reset.get("url") if isinstance(reset, dict) else None
+        if hello.get("shared") and "attach" in hello.get("optional", ()) and isinstance(url, str):
+            self.url = url  # opened again only through ExecTarget.attach (4.3), never here
         for hook in hello.get("hooks", ()):  # the kit looks test hooks up by name
             if hook in ("corrupt_for_testing", "disconnect_for_testing"):
                 setattr(self, hook, getattr(self, f"_{hook}"))
@@ -130,8 +157,13 @@ class WireStore:
             raise StoreUnavailable("the store was closed and its server handed back")
         sent = {name: values.argument(value, f"{op}'s {name}") for name, value in args.items()}
         if self._clock is not None and self._clock.ms != self._clock_sent:
-            await child.call("clock.set", {"ms": self._clock.ms})
-            self._clock_sent = self._clock.ms
+            # One clock.set, sent while nothing is in flight (2.3: the kit moves its clock
+            # only then); callers that saw the same move wait for it rather than send theirs.
+            async with self._clock_sync:
+                if self._clock.ms != self._clock_sent:
+                    ms = self._clock.ms
+                    await child.call("clock.set", {"ms": ms})
+                    self._clock_sent = ms
         return await child.exchange(op, sent)
 
     async def _call(self, op: str, **args: Any) -> Any:
@@ -253,6 +285,12 @@ class WireStore:
 
     async def _disconnect_for_testing(self) -> None:
         await self._call("disconnect_for_testing")
+
+    def kill(self) -> None:
+        """SIGKILL the server, wherever it is (DUR-2): calls in flight and later ones raise
+        ``StoreUnavailable``."""
+        if self._child is not None:
+            self._child.end("killed by the kit (SIGKILL)")
 
     async def close(self) -> None:
         if self._child is not None and self._child.alive:  # a dead server has nothing to close

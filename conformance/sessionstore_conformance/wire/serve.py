@@ -8,6 +8,10 @@ concurrently; each task writes its response as one line on stdout. The store is 
 from the URL as the kit opens it, a fresh namespace each time (4.2); its clock is a
 :class:`~sessionstore_conformance.clock.FakeClock` that only clock requests move (6).
 Arguments reach the store as JSON gave them (2.5): the store's own validation answers.
+A store that declares ``multi_process`` or ``multi_host`` and has a ``url`` is served as
+``shared``: ``reset`` answers its url, and ``attach`` opens such a url — through the
+factory's own ``attach(url, clock=...)`` where a ``module:factory`` target has one (so a
+store class of its own stays that class), else :func:`sessionstore.open_store` (4.3).
 """
 
 from __future__ import annotations
@@ -30,14 +34,13 @@ from sessionstore import (
     SessionStore,
     SessionStoreError,
     VersionConflict,
-    open_store,
 )
 from sessionstore.export import format_timestamp
 from sessionstore.semantics import ttl_to_ms
 from sessionstore.times import from_ms
 
 from ..clock import FakeClock
-from ..target import resolve
+from ..target import reopen, resolve
 from .transforms import TransformError, TransformRaised, apply, check_steps
 
 PROTOCOL = 1
@@ -137,7 +140,9 @@ class Server:
         await self.stack.aclose()
         if clock_ms is not None:  # a fresh store's clock may start anywhere (4.2)
             self.clock = FakeClock(from_ms(clock_ms))
-        opened = open_store(url, clock=self.clock) if url else self.factory(clock=self.clock)
+        # attach (4.3) opens the url as the kit would (the factory's own attach, else
+        # open_store): a factory of a store class of its own keeps that class
+        opened = reopen(self.factory, url, self.clock) if url else self.factory(clock=self.clock)
         if asyncio.iscoroutine(opened):
             opened = await opened
         self.store = await self.stack.enter_async_context(opened)
