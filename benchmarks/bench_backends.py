@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_memory import SESSION  # noqa: E402
+from bench_memory import SESSION
 
-from sessionstore import SessionStore, open_store  # noqa: E402
+from sessionstore import SessionStore, open_store
 
 BACKENDS = ("memory", "sqlite", "redis")
 #: Operation -> (calls per round as a fraction of --n, how one call is made on session i)
@@ -94,7 +94,9 @@ async def measure(n: int, rounds: int, chunk: int, redis_url: str) -> dict[str, 
                 "redis": f"{redis_url}?namespace=bench{os.getpid()}r{r}",
             }
             async with AsyncExitStack() as opened:
-                stores = {b: await opened.enter_async_context(open_store(urls[b])) for b in BACKENDS}
+                stores = {
+                    b: await opened.enter_async_context(open_store(urls[b])) for b in BACKENDS
+                }
                 redis_version = redis_version or await _redis_version(redis_url)
                 await one_round(stores, n, chunk, samples)
     return {

@@ -58,7 +58,10 @@ def capabilities() -> str:
     from sessionstore import Capabilities
 
     names = [f.name for f in fields(Capabilities)]
-    lines = ["| store | " + " | ".join(f"`{n}`" for n in names) + " |", "| --- |" + " :---: |" * len(names)]
+    lines = [
+        "| store | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "| --- |" + " :---: |" * len(names),
+    ]
     for backend, where in STORES.items():
         module, _, cls = where.partition(":")
         declared = getattr(import_module(module), cls).capabilities

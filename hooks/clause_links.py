@@ -63,5 +63,7 @@ def link_clauses(markdown: str, target: str) -> str:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     here = page.file.src_uri
-    target = "" if here == "spec.md" else posixpath.relpath("spec.md", posixpath.dirname(here) or ".")
+    target = (
+        "" if here == "spec.md" else posixpath.relpath("spec.md", posixpath.dirname(here) or ".")
+    )
     return link_clauses(markdown, target)

@@ -47,14 +47,32 @@ def _gallery() -> list[tuple[str, list[Any], Callable[[tuple[str, ...]], str], s
 
     return [
         ("GALLERY", GALLERY, _any, "tests/test_broken_stores.py::test_kit_rejects_broken_store"),
-        ("CONCURRENT", CONCURRENT, _concurrent, "tests/test_broken_stores.py::test_only_linearizability_rejects_racy_store"),
-        ("SLOW", SLOW, _all, "tests/test_races.py::test_kit_catches_each_slow_connection_race_in_one_ci_run"),
-        ("LATENCY", LATENCY, _budget, "tests/test_latency_budgets.py::test_a_delayed_get_is_over_budget_advisory_unless_enforced"),
+        (
+            "CONCURRENT",
+            CONCURRENT,
+            _concurrent,
+            "tests/test_broken_stores.py::test_only_linearizability_rejects_racy_store",
+        ),
+        (
+            "SLOW",
+            SLOW,
+            _all,
+            "tests/test_races.py::test_kit_catches_each_slow_connection_race_in_one_ci_run",
+        ),
+        (
+            "LATENCY",
+            LATENCY,
+            _budget,
+            "tests/test_latency_budgets.py::test_a_delayed_get_is_over_budget_advisory_unless_enforced",
+        ),
     ]
 
 
 def markdown() -> str:
-    lines = ["| broken store | its one bug | the kit reports | held to it by |", "| --- | --- | --- | --- |"]
+    lines = [
+        "| broken store | its one bug | the kit reports | held to it by |",
+        "| --- | --- | --- | --- |",
+    ]
     count = 0
     for name, mutants, verdict, test in _gallery():
         for mutant in mutants:

@@ -68,9 +68,7 @@ def schema_markdown() -> str:
 
 def on_files(files: Files, config: Any) -> Files:
     for path in sorted(SCHEMAS.glob("*.json")):
-        files.append(
-            File.generated(config, f"schema/{path.name}", content=path.read_bytes())
-        )
+        files.append(File.generated(config, f"schema/{path.name}", content=path.read_bytes()))
     return files
 
 

@@ -151,7 +151,9 @@ def test_the_schemas_are_published_as_files_and_rendered(site: Path) -> None:
         published = site / "schema" / schema.name
         assert json.loads(published.read_text()) == json.loads(schema.read_text())
         assert f"../schema/{schema.name}" in parse(site / "schemas" / "index.html").links
-        assert json.loads(schema.read_text())["$id"] in (site / "schemas" / "index.html").read_text()
+        assert (
+            json.loads(schema.read_text())["$id"] in (site / "schemas" / "index.html").read_text()
+        )
 
 
 def test_search_finds_a_clause_by_its_id(site: Path) -> None:
@@ -256,7 +258,7 @@ def test_the_report_links_each_clause_to_the_site(monkeypatch: pytest.MonkeyPatc
     assert f"clauses [{report.checks[0].blamed[0]}]({SPEC_URL}#" in text
     on_terminal = io.StringIO()
     render_terminal(report, Console(file=on_terminal, force_terminal=True, width=200))
-    assert f"\x1b]8;id=" in on_terminal.getvalue() and f"{SPEC_URL}#GET-1" in on_terminal.getvalue()
+    assert "\x1b]8;id=" in on_terminal.getvalue() and f"{SPEC_URL}#GET-1" in on_terminal.getvalue()
     monkeypatch.setenv("SESSIONSTORE_SPEC_URL", "http://127.0.0.1:8000/spec/")
     assert "](http://127.0.0.1:8000/spec/#GET-1)" in to_markdown(report)
 
