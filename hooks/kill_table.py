@@ -38,7 +38,8 @@ def _budget(expected: tuple[str, ...]) -> str:
 
 
 def _gallery() -> list[tuple[str, list[Any], Callable[[tuple[str, ...]], str], str]]:
-    """(list name, mutants, how the kit's verdict reads, the test that verifies it)."""
+    """Per list of mutants: what they are, the mutants, how the kit's verdict on each
+    reads, and the test that runs the kit on each."""
     tests = str(ROOT / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
@@ -46,21 +47,26 @@ def _gallery() -> list[tuple[str, list[Any], Callable[[tuple[str, ...]], str], s
     from broken.slow import SLOW
 
     return [
-        ("GALLERY", GALLERY, _any, "tests/test_broken_stores.py::test_kit_rejects_broken_store"),
         (
-            "CONCURRENT",
+            "One bug each, one call at a time (`tests/broken/stores.py`, `GALLERY`)",
+            GALLERY,
+            _any,
+            "tests/test_broken_stores.py::test_kit_rejects_broken_store",
+        ),
+        (
+            "Correct one call at a time, not atomic (`tests/broken/concurrent.py`, `CONCURRENT`)",
             CONCURRENT,
             _concurrent,
             "tests/test_broken_stores.py::test_only_linearizability_rejects_racy_store",
         ),
         (
-            "SLOW",
+            "Racy behind slow connections (`tests/broken/slow.py`, `SLOW`)",
             SLOW,
             _all,
             "tests/test_races.py::test_kit_catches_each_slow_connection_race_in_one_ci_run",
         ),
         (
-            "LATENCY",
+            "Right but slow (`tests/broken/delayed.py`, `LATENCY`)",
             LATENCY,
             _budget,
             "tests/test_latency_budgets.py::test_a_delayed_get_is_over_budget_advisory_unless_enforced",
@@ -69,17 +75,20 @@ def _gallery() -> list[tuple[str, list[Any], Callable[[tuple[str, ...]], str], s
 
 
 def markdown() -> str:
-    lines = [
-        "| broken store | its one bug | the kit reports | held to it by |",
-        "| --- | --- | --- | --- |",
-    ]
-    count = 0
-    for name, mutants, verdict, test in _gallery():
+    sections, count = [], 0
+    for title, mutants, verdict, test in _gallery():
+        count += len(mutants)
+        lines = [
+            f"## {title}",
+            "",
+            f"Held to the table by `{test}`.",
+            "",
+            "| broken store | its one bug | the kit reports |",
+            "| --- | --- | --- |",
+        ]
         for mutant in mutants:
-            count += 1
-            module = mutant.store_type.__module__.replace(".", "/")
             lines.append(
-                f"| `{mutant.name}` (`tests/{module}.py`, `{name}`) | {_bug(mutant.store_type)} | "
-                f"{verdict(mutant.expected)} | `{test}` |"
+                f"| `{mutant.name}` | {_bug(mutant.store_type)} | {verdict(mutant.expected)} |"
             )
-    return f"{count} broken stores.\n\n" + "\n".join(lines) + "\n"
+        sections.append("\n".join(lines))
+    return f"{count} broken stores.\n\n" + "\n\n".join(sections) + "\n"

@@ -168,6 +168,23 @@ def test_search_finds_a_clause_by_its_id(site: Path) -> None:
         assert any(re.search(rf"\b{cid}\b", d["text"]) for d in on_spec), cid
 
 
+#: What a browser fetches while it shows a page: scripts, stylesheets, fonts, icons, images.
+FETCHED = re.compile(r'<(?:script|img|link(?![^>]*rel="canonical"))[^>]*?(?:src|href)="([^"]+)"')
+
+
+def test_nothing_is_fetched_from_another_site_and_code_is_highlighted(site: Path) -> None:
+    """Offline the site looks the same: no script, stylesheet or font from a CDN, and
+    code is highlighted when the site is built (Pygments' spans), not in the browser."""
+    for page in html_pages(site):
+        html = page.read_text(encoding="utf-8")
+        remote = [url for url in FETCHED.findall(html) if urlsplit(url).scheme]
+        assert not remote, f"{url_of(site, page) or 'home'} fetches {remote}"
+    for css in (site / "assets").rglob("*.css"):
+        assert not re.search(r"url\(['\"]?https?:|@import", css.read_text()), css
+    example = (site / "getting-started" / "index.html").read_text(encoding="utf-8")
+    assert '<div class="highlight">' in example and '<span class="kn">' in example
+
+
 def test_every_page_is_reachable_from_the_navigation(site: Path) -> None:
     home = parse(site / "index.html")
     in_nav = {urljoin("/", href).split("#")[0] for href in home.nav_links}
@@ -200,6 +217,17 @@ def test_the_kill_table_names_every_broken_store_and_its_clause(site: Path) -> N
         (row,) = [r for head, r in rows.items() if f"<code>{mutant.name}</code>" in head]
         for cid in mutant.expected:
             assert f'href="../spec/#{cid}"' in row, (mutant.name, cid)
+
+
+@pytest.mark.parametrize(
+    ("module", "page"), [("sessionstore", "python"), ("sessionstore.toolkit", "toolkit")]
+)
+def test_the_api_reference_documents_every_public_name(site: Path, module: str, page: str) -> None:
+    import importlib
+
+    public = importlib.import_module(module).__all__
+    ids = parse(site / "reference" / page / "index.html").ids
+    assert not [name for name in public if f"{module}.{name}" not in ids]
 
 
 def test_the_cli_reference_is_each_commands_help(site: Path) -> None:
@@ -312,16 +340,45 @@ def chromium() -> str:
     pytest.skip("chromium is not installed (Debian package chromium)")
 
 
+#: A page whose URL asks for a search (``?q=``) also loads HOLD, which the server
+#: answers only once the page has fetched READY, which it does when Material's search
+#: worker has indexed the site and shown results (or after SEARCH_LIMIT seconds): so the
+#: page's load, and Chromium's --dump-dom, wait for the results whatever the machine's
+#: load. (Virtual time, which the overflow check uses, does not run the worker.)
+HOLD, READY = "/__hold", "/__ready"
+SEARCH_LIMIT = 60.0
+WAIT_FOR_RESULTS = f"""<script>
+new MutationObserver((_, observer) => {{
+  if (document.querySelector(".md-search-result__link")) {{
+    observer.disconnect();
+    fetch("{READY}");
+  }}
+}}).observe(document.body, {{ childList: true, subtree: true }});
+</script><img src="{HOLD}" alt="">"""
+
+
 class _Probed(http.server.SimpleHTTPRequestHandler):
     """Serves the site, with the probe added to every HTML page."""
 
+    results_shown = threading.Event()
+
     def send_head(self):  # type: ignore[no-untyped-def]
+        if self.path in (HOLD, READY):
+            if self.path == READY:
+                self.results_shown.set()
+            else:
+                self.results_shown.wait(SEARCH_LIMIT)
+                self.results_shown.clear()
+            self.send_response(204)
+            self.end_headers()
+            return None
         path = Path(self.translate_path(self.path))
         if path.is_dir():
             path = path / "index.html"
         if path.suffix != ".html" or not path.is_file():
             return super().send_head()
-        body = path.read_bytes().replace(b"</body>", PROBE.encode() + b"</body>")
+        tail = PROBE + (WAIT_FOR_RESULTS if "q=" in urlsplit(self.path).query else "")
+        body = path.read_bytes().replace(b"</body>", tail.encode() + b"</body>")
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -345,6 +402,17 @@ def served(site: Path) -> Iterator[str]:
         server.server_close()
 
 
+def browse(url: str, *options: str) -> str:
+    """The DOM of ``url`` once loaded in headless Chromium at 1280 px."""
+    done = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", *options, "--dump-dom", url],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.stdout, f"chromium printed no DOM for {url}:\n{done.stderr[-2000:]}"
+    return done.stdout
+
+
 def png_size(path: Path) -> tuple[int, int]:
     width, height = struct.unpack(">II", path.read_bytes()[16:24])
     return width, height
@@ -358,15 +426,9 @@ def test_no_horizontal_overflow_at_1280_px(
     if not (site / page / "index.html").is_file():
         pytest.fail(f"{page or 'home'} is not in the built site")
     shot = tmp_path / "page.png"
-    browser = chromium()
-    done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "--virtual-time-budget=5000",
-         f"--screenshot={shot}", "--dump-dom", served + page],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    found = RESULT.search(done.stdout)
-    assert found, f"no probe result from chromium:\n{done.stderr[-2000:]}"
+    dom = browse(served + page, "--virtual-time-budget=5000", f"--screenshot={shot}")
+    found = RESULT.search(dom)
+    assert found, "no probe result from chromium"
     assert png_size(shot) == VIEWPORT
     measured = json.loads(found[1])
     wide = measured["wide"]
@@ -374,3 +436,17 @@ def test_no_horizontal_overflow_at_1280_px(
         f"{page or 'home'} overflows at {VIEWPORT[0]} px: the document is "
         f"{measured['scrollWidth']} px wide; elements that do not fit: {wide[:10]}"
     )
+
+
+@pytest.mark.slow
+def test_searching_the_site_for_a_clause_id_lands_on_the_clause(served: str) -> None:
+    """Typed into the search box (``?q=``), TOUCH-2's first result is the spec page, and
+    the spec's section that holds the clause is among the first results."""
+    dom = browse(served + "?q=TOUCH-2")
+    links = [
+        urlsplit(unescape(h))
+        for h in re.findall(r'href="([^"]*)" class="md-search-result__link"', dom)
+    ]
+    assert links, "the search showed no results"
+    assert links[0].path == "/spec/", links[0]
+    assert any(link.path == "/spec/" and link.fragment == "touch" for link in links[:3]), links[:3]
