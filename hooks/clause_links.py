@@ -36,7 +36,7 @@ def _link_text(text: str, target: str) -> str:
 
     def link(match: re.Match[str]) -> str:
         cid = match[1]
-        return f"[{cid}]({target}#{cid})" if cid in known else cid
+        return f"[{cid}]({target}#{cid}){{.clause-link}}" if cid in known else cid
 
     return CLAUSE_ID.sub(link, text)
 

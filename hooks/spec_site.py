@@ -1,9 +1,10 @@
 """MkDocs hook: the normative spec and its JSON Schemas on the site, never copied by hand.
 
 ``docs/spec.md`` holds a marker; at build time it becomes the text of ``spec/SPEC.md``
-with, on each clause line (``- **ID** (LEVEL) text``, the form the kit parses), an
-anchor named by the clause id: ``spec/#TOUCH-2`` is stable for as long as the clause
-is. The spec's links into ``schema/`` point at the schemas published beside it: every
+with each clause line (``- **ID** (LEVEL) text``, the form the kit parses) turned into a
+small heading, ``ID · LEVEL``, over its text. The heading's anchor is the clause id
+(``spec/#TOUCH-2``, stable for as long as the clause is), and site search, which
+indexes a page by its headings, gives the clause a result of its own, titled by its id. The spec's links into ``schema/`` point at the schemas published beside it: every
 ``spec/schema/*.json`` is copied to the site as a file (``schema/NAME.json``), and
 ``docs/schemas.md`` gets each one rendered (title, ``$id``, the JSON).
 """
@@ -40,7 +41,7 @@ def spec_markdown() -> str:
         if match:
             cid, level = match[1], match[2]
             rest = line[match.end() :]
-            line = f"- [**{cid}**](#{cid}){{#{cid} .clause-id}} ({level}) {rest}"
+            line = f"#### {cid} · {level} {{#{cid} .clause-id}}\n\n{rest}\n"
         lines.append(line)
     text = "\n".join(lines) + "\n"
     for old, new in REPO_LINKS.items():
