@@ -4,8 +4,9 @@ A word such as ``TOUCH-2`` or ``VAL-2..VAL-5`` that names a clause of spec/SPEC.
 becomes a link to the clause's anchor on the spec page (``spec.md#TOUCH-2``, relative
 to the page). Left alone: code (fenced blocks and inline spans), headings, existing
 links, HTML tags and attribute lists, and ids the spec does not have. The spec page
-itself links within the page; its clause lines already carry their anchors
-(hooks/spec_site.py), and run first.
+itself links within the page; its clauses are headings by then (hooks/spec_site.py
+runs first), so a clause never links to itself. Each link has the class
+``clause-link`` (docs/stylesheets/fit.css keeps it on one line).
 """
 
 from __future__ import annotations
