@@ -5,11 +5,16 @@ numbered, with every clause it touches; the clause table refers to it ("see fail
 When the latency check ran, a table of each operation's percentiles against the
 budgets follows the clause table (PERF-1). The last line is the verdict, and it names
 the MUST clauses the run did not verify.
+
+Each clause id links to the clause on the documentation site (:func:`clause_url`): in
+the Markdown report a column of links, on a terminal the id itself (a hyperlink where
+the terminal shows them).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from dataclasses import asdict, dataclass
 from typing import IO, Any
@@ -38,6 +43,23 @@ UNFOLDED = 10_000
 #: The clause table's widest: beyond it, a long reason folds inside its cell rather than
 #: padding every row of a piped report to the longest message.
 TABLE_WIDTH = 160
+#: The spec page of the documentation site, where every clause has its anchor
+#: (``…/spec/#TOUCH-2``): mkdocs.yml's site_url + "spec/" (tests/test_docs_site.py keeps
+#: the two equal). SESSIONSTORE_SPEC_URL names another (a mirror, a pinned version).
+SPEC_URL = "https://sessionstore.readthedocs.io/en/latest/spec/"
+
+
+def spec_url() -> str:
+    return os.environ.get("SESSIONSTORE_SPEC_URL") or SPEC_URL
+
+
+def clause_url(clause_id: str) -> str:
+    """Where the clause is on the documentation site."""
+    return f"{spec_url()}#{clause_id}"
+
+
+def _md_clauses(ids: list[str]) -> str:
+    return ", ".join(f"[{cid}]({clause_url(cid)})" for cid in ids)
 
 
 def console(
@@ -211,7 +233,7 @@ def render_terminal(report: Report, out: Console) -> None:
     for result in report.clauses:
         why = _reason(result, see)
         table.add_row(
-            result.clause.id,
+            f"[link={clause_url(result.clause.id)}]{result.clause.id}[/link]",
             result.clause.level,
             f"[{STYLE[result.outcome]}]{result.outcome}[/]",
             escape(why),
@@ -325,13 +347,16 @@ def to_markdown(report: Report) -> str:
         "",
         verdict_line(report),
         "",
-        "| clause | level | outcome | checks / reason |",
-        "|---|---|---|---|",
+        "| clause | level | outcome | checks / reason | text |",
+        "|---|---|---|---|---|",
     ]
     for c in report.clauses:
         why = _reason(c, see)
         why = why.replace("|", "\\|")
-        lines.append(f"| {c.clause.id} | {c.clause.level} | {c.outcome} | {why} |")
+        lines.append(
+            f"| {c.clause.id} | {c.clause.level} | {c.outcome} | {why} | "
+            f"[spec]({clause_url(c.clause.id)}) |"
+        )
     if report.latency is not None:
         lines += ["", "## Latency", "", latency_heading(report), ""]
         lines += [f"| {' | '.join(LATENCY_HEADER)} |", "|---" * len(LATENCY_HEADER) + "|"]
@@ -341,7 +366,7 @@ def to_markdown(report: Report) -> str:
             "",
             f"## Failure {f.number}{_kind_suffix(f)}",
             "",
-            f"Check {', '.join(f.checks)}; clauses {', '.join(f.clauses)}.",
+            f"Check {', '.join(f.checks)}; clauses {_md_clauses(f.clauses)}.",
             "",
             f.message,
         ]
