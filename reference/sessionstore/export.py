@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Annotated, Any, Final, Literal, overload
+from typing import Annotated, Any, Final, Literal, cast, overload
 
 import orjson
 from pydantic import (
@@ -307,6 +307,9 @@ class ExportedSessions(Sequence[SessionRecord]):
             yield made.get(position, record)
 
 
+_plain_tuple = cast("Callable[[RecordFields], RecordFields]", tuple)
+
+
 async def export_document(
     exported_ms: int, batches: AsyncIterator[Sequence[RecordFields]]
 ) -> ExportDocument:
@@ -319,7 +322,9 @@ async def export_document(
             part = batch[start : start + PIECE]
             for record in part:
                 decode_data(record[1], record[0])
-            records += part
+            # As plain tuples, which the collector stops tracking (tuple() of one is
+            # itself); a named tuple such as a Record it tracks for good.
+            records += map(_plain_tuple, part)
             await asyncio.sleep(0)
     return ExportDocument.model_construct(
         format=FORMAT,
