@@ -27,6 +27,14 @@ Version 2 (issue 15):
   delete triggers only when ``recursive_triggers`` is on, so an upsert keeps the
   counter exact on every SQLite build.
 
+**Pages of 1 KiB** for a new file (SQLite's default is 4 KiB; a file keeps the page size
+it was made with). A leaf page holds whole cells, and a row stays in its leaf up to the
+page size less 35 bytes: on 4 KiB pages a 2 KiB session took a page to itself (2.0x its
+size in the file, and 1.6x at 2.5 KiB). On 1 KiB pages every session over ~1 KiB spills
+into overflow pages that it fills, so a session of 1 to 64 KiB takes at most ~1.4x its
+size (benchmarks/bench_sqlite.py, part size). The price: a session of 64 KiB is written
+to 65 pages instead of 17, and creating one took about twice as long.
+
 The version-2 step rebuilds the table (copy, drop, rename): it takes time in proportion
 to the sessions stored, once, and leaves the old table's pages free inside the file for
 new rows to reuse; ``VACUUM`` returns them to the file system.
@@ -35,6 +43,9 @@ new rows to reuse; ``VACUUM`` returns them to the file system.
 from __future__ import annotations
 
 SCHEMA_VERSION = 2
+#: For new files only: see above. An existing file keeps its pages until an operator
+#: rebuilds it (journal_mode=DELETE, page_size, VACUUM, journal_mode=WAL).
+PAGE_SIZE = 1024
 
 #: The columns, in the order rows are read (Record's order).
 COLUMNS = "id, data, version, created_ms, updated_ms, expires_ms, owner"

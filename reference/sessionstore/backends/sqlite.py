@@ -92,6 +92,7 @@ from ._sqlite_schema import (
     MIGRATIONS,
     ON_ID_CONFLICT_REPLACE,
     OWN_OBJECTS,
+    PAGE_SIZE,
     SCHEMA_VERSION,
     stored_and_expired_sql,
 )
@@ -351,6 +352,8 @@ class SQLiteStore(ClosesOnExit):
             )
         if version == 0 and ours_or_foreign:
             self._refuse(ours_or_foreign)
+        # Before the first write, which fixes a file's page size (ignored afterwards).
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal" and not self._read_only(db):
             raise StoreUnavailable(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
