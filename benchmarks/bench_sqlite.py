@@ -2,7 +2,8 @@
 
     python benchmarks/bench_sqlite.py [--part ops size scale procs] [--before REV] [--peers]
         [--sizes 200 1024 4096 65536] [--n 3000] [--rounds 3]
-        [--scale 100000 1000000] [--procs 1 4] [--seconds 3]
+        [--size-sweep ...] [--scale 100000 1000000] [--migrate-max 100000]
+        [--procs 1 4] [--seconds 3]
 
 ``--before REV`` adds the store as it was at git revision REV (its sqlite.py loaded beside
 today's, on its own schema) as one more implementation, so before and after come from the
@@ -13,8 +14,9 @@ absolute times.
 to size), on N sessions, ROUNDS fresh files:
 
 * ``raw``  -- sqlite3 alone on a file with today's schema (its triggers too) and the
-  store's pragmas (1 KiB pages, WAL, synchronous=NORMAL, 64 MiB cache, 256 MiB mmap), running exactly
-  the statements the store runs, orjson to encode and decode: create = BEGIN IMMEDIATE,
+  store's pragmas (1 KiB pages, WAL, synchronous=NORMAL, 64 MiB cache, 256 MiB mmap),
+  running exactly the statements the store runs, orjson to encode and decode: create =
+  BEGIN IMMEDIATE,
   the live-row SELECT, INSERT … ON CONFLICT, COMMIT; get = the SELECT, decode; replace =
   BEGIN IMMEDIATE, SELECT, UPDATE (data, version, updated_ms), COMMIT; update = the same
   with decode, modify and encode in between; touch = BEGIN IMMEDIATE, SELECT, decode,
@@ -32,8 +34,15 @@ and per B-tree (dbstat): the table, the id index, the expiry index.
 raw sqlite3 into the implementation's own table, so triggers count them; half expire in a
 day, 1% of them in an hour, half never): count's median of 7 calls with nothing expired,
 then, the clock an hour on, with 1% expired and unpurged; raw ``SELECT count(*) WHERE
-live`` beside it; then purge_expired with a probe task sleeping 1 ms (bench_loop_lag.py's)
-recording the longest gap of the event loop, in wall-clock and in loop-thread CPU time.
+live`` beside it; then purge_expired beside a probe task sleeping 1 ms (loop_gaps): the
+longest gap between its wake-ups, the longest the loop's thread ran, and the longest it
+was blocked (neither running nor waiting for a core), then the same probe over an idle
+loop for as long, which is the machine's own share of the gaps. With ``--before``, the
+old store's file (up to --migrate-max sessions) is then opened by today's store: the
+migration's time and gaps, and the file's size before, after and after VACUUM.
+
+**size** -- the file's bytes per session over the payload, sizes from 1 KiB to 64 KiB,
+through each store's create.
 
 **procs** -- P processes updating one file at once (1 KiB sessions, 1,000 ids, random),
 each for SECONDS: the total updates per second, raw sqlite3 (BEGIN IMMEDIATE, SELECT,
@@ -45,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib.util
 import os
@@ -55,8 +65,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -413,6 +424,46 @@ async def part_size(kinds: dict[str, type[SQLiteStore]], sizes: list[int]) -> No
 # --- scale: count and purge ----------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def loop_gaps() -> AsyncIterator[dict[str, float]]:
+    """The longest gap (ms) between wake-ups of a task sleeping 1 ms on this loop, and
+    the longest in which the loop's thread was *blocked*: the gap less the time it ran
+    and the time it waited for a free core (Linux schedstat: run_delay). On a loaded
+    machine the wall-clock gap is mostly waiting for a core, which no code can help; a
+    long blocked stretch means a lock (the GIL, say) or I/O on the loop's thread.
+    Also the longest CPU time the loop's thread ran between wake-ups, and the seconds."""
+    stat = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+
+    def sample() -> tuple[float, float, float]:
+        ran, waited, _ = stat.read_text().split()
+        return time.perf_counter() * 1e3, int(ran) / 1e6, int(waited) / 1e6
+
+    result = {"gap_ms": 0.0, "cpu_ms": 0.0, "blocked_ms": 0.0}
+    running = True
+
+    async def probe() -> None:
+        last = sample()
+        while running:
+            await asyncio.sleep(0.001)
+            now = sample()
+            wall, ran, waited = (a - b for a, b in zip(now, last, strict=True))
+            result["gap_ms"] = max(result["gap_ms"], wall)
+            result["cpu_ms"] = max(result["cpu_ms"], ran)
+            result["blocked_ms"] = max(result["blocked_ms"], wall - ran - waited)
+            last = now
+
+    gc.collect()
+    task = asyncio.create_task(probe())
+    await asyncio.sleep(0.005)
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result["seconds"] = time.perf_counter() - start
+        running = False
+        await task
+
+
 def bulk_fill(path: Path, n: int, t0: int, data: bytes) -> None:
     """n rows straight into the store's table (its triggers count them), one transaction:
     half never expire, half in a day, 1% of all in an hour (random ids)."""
@@ -434,17 +485,18 @@ def bulk_fill(path: Path, n: int, t0: int, data: bytes) -> None:
     conn.close()
 
 
-async def part_scale(kinds: dict[str, type[SQLiteStore]], scales: list[int]) -> None:
-    from bench_loop_lag import probed
-
+async def part_scale(
+    kinds: dict[str, type[SQLiteStore]], scales: list[int], migrate_max: int
+) -> None:
     data = orjson.dumps(payload(1024))
     print("\n### count and purge at scale (1,024-byte sessions)\n")
     print(
         "| stored | implementation | count p50 ms (0 expired) | count p50 ms (1% expired) "
-        "| raw count(*) live ms | purge 1%: s | loop gap wall ms | loop gap CPU ms "
-        "| idle loop gap wall ms | counts right |"
+        "| raw count(*) live ms | purge 1%: s | loop gap, wall ms | loop ran, ms | loop blocked, ms "
+        "| idle loop gap, wall ms | counts right |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    migrations: list[str] = []
     for n in scales:
         for name, kind in kinds.items():
             with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
@@ -474,19 +526,51 @@ async def part_scale(kinds: dict[str, type[SQLiteStore]], scales: list[int]) -> 
                     ).fetchone()
                     raw_ms = (time.perf_counter() - start) * 1e3
                     conn.close()
-                    async with probed() as lag:
+                    async with loop_gaps() as lag:
                         removed = await store.purge_expired()
-                    async with probed() as idle:  # the machine's own gaps, as long again
+                    async with loop_gaps() as idle:  # the machine's own gaps, as long again
                         await asyncio.sleep(lag["seconds"])
                     right = right and removed == n // 100 and await store.count() == n - n // 100
                 finally:
                     await store.close()
+                if name == "before" and n <= migrate_max:  # the old store's file: migrate it
+                    migrations.append(await migrate(path, clock, n - n // 100))
             print(
                 f"| {n:,} | {name} | {statistics.median(counts):.2f} | "
                 f"{statistics.median(unpurged):.2f} | {raw_ms:.1f} | {lag['seconds']:.2f} | "
-                f"{lag['gap_ms']:.1f} | {lag['cpu_ms']:.1f} | {idle['gap_ms']:.1f} | {right} |",
+                f"{lag['gap_ms']:.1f} | {lag['cpu_ms']:.1f} | {lag['blocked_ms']:.1f} | "
+                f"{idle['gap_ms']:.1f} | {right} |",
                 flush=True,
             )
+    if migrations:
+        print("\n### opening the old store's file with today's: the migration\n")
+        print(
+            "| sessions | open s | loop gap, wall ms | loop ran, ms | loop blocked, ms "
+            "| file MB before | after | after VACUUM | count right |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for row in migrations:
+            print(row)
+
+
+async def migrate(path: Path, clock: FakeClock, live: int) -> str:
+    """Open a version-1 file with today's store; its table row (Markdown)."""
+    before = file_size(path)[0] / 1e6
+    async with loop_gaps() as lag:
+        store = await SQLiteStore(path, clock=clock).open()
+    try:
+        right = await store.count() == live
+    finally:
+        await store.close()
+    after = file_size(path)[0] / 1e6
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("VACUUM")
+    conn.close()
+    vacuumed = file_size(path)[0] / 1e6
+    return (
+        f"| {live:,} | {lag['seconds']:.1f} | {lag['gap_ms']:.1f} | {lag['cpu_ms']:.1f} | "
+        f"{lag['blocked_ms']:.1f} | {before:,.0f} | {after:,.0f} | {vacuumed:,.0f} | {right} |"
+    )
 
 
 # --- procs: several processes updating one file ---------------------------------------------
@@ -636,7 +720,7 @@ async def main(args: argparse.Namespace) -> None:
     if "size" in args.part:
         await part_size(kinds, args.size_sweep)
     if "scale" in args.part:
-        await part_scale(kinds, args.scale)
+        await part_scale(kinds, args.scale, args.migrate_max)
     if "procs" in args.part:
         await part_procs(["raw", *kinds], args.procs, args.seconds, args.rounds, args.before)
     load = os.getloadavg()
@@ -662,6 +746,9 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=3000, help="sessions per op (a quarter at 64 KiB)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--migrate-max", type=int, default=100_000, help="largest old file to migrate"
+    )
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--seconds", type=float, default=3.0)
     asyncio.run(main(parser.parse_args()))

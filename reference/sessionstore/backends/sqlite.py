@@ -321,7 +321,8 @@ class SQLiteStore(ClosesOnExit):
     # --- opening, migrations, errors ------------------------------------------------------
 
     async def open(self) -> SQLiteStore:
-        """Connect, set up WAL and the schema (waiting asynchronously for locks)."""
+        """Connect, set up WAL and the schema (waiting asynchronously for locks, and
+        migrating an older file in a worker thread)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             create_private(self.path)
@@ -332,7 +333,8 @@ class SQLiteStore(ClosesOnExit):
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._conn, self._db = conn, conn.cursor()
         try:
-            await self._retry(None, self._setup)
+            # In a worker thread: a migration copies every row (_sqlite_schema.py).
+            await self._aside(conn, None, self._setup)
         except BaseException:
             conn.close()
             self._conn = self._db = None
