@@ -317,6 +317,8 @@ class SQLiteStore(ClosesOnExit):
             + ON_ID_CONFLICT_REPLACE
         )
         self._sql_counts = stored_and_expired_sql(namespace)
+        self._sql_delete = f"DELETE FROM {self._table} WHERE id = ?"
+        self._sql_touch = f"UPDATE {self._table} SET expires_ms = ? WHERE id = ?"
 
     # --- opening, migrations, errors ------------------------------------------------------
 
@@ -752,7 +754,7 @@ class SQLiteStore(ClosesOnExit):
     ) -> Session:
         current = self._require(db, now, id, owner)
         data = decode_data(current.data, id)  # ERR-3 before any change (ERR-2): raise, roll back
-        db.execute(f"UPDATE {self._table} SET expires_ms = ? WHERE id = ?", (now + ttl_ms, id))
+        db.execute(self._sql_touch, (now + ttl_ms, id))
         return current._replace(expires_ms=now + ttl_ms).to_session(data)
 
     async def delete(
@@ -761,16 +763,20 @@ class SQLiteStore(ClosesOnExit):
         check_id(id, self.limits)
         check_version(expected_version)
         check_owner(owner, self.limits)
+        try:  # first attempt inline: see _attempt
+            return self._attempt(_WRITE, self._delete, id, expected_version, owner)
+        except _Busy:
+            return await self._write(self._delete, id, expected_version, owner)
 
-        def work(db: sqlite3.Cursor, now: int) -> bool:
-            current = self._fetch(db, now, id, owner)
-            if current is None:
-                return False
-            current.check_version(expected_version)
-            db.execute(f"DELETE FROM {self._table} WHERE id = ?", (id,))
-            return True
-
-        return await self._write(work)
+    def _delete(
+        self, db: sqlite3.Cursor, now: int, id: str, expected_version: int | None, owner: str | None
+    ) -> bool:
+        current = self._fetch(db, now, id, owner)
+        if current is None:
+            return False
+        current.check_version(expected_version)
+        db.execute(self._sql_delete, (id,))
+        return True
 
     async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
         check_limit(limit, self.limits)
