@@ -99,10 +99,13 @@ OWN_OBJECTS = ("{table}__expires", "{table}__v2", "{table}__inserted", "{table}_
 
 
 def stored_and_expired_sql(table: str) -> str:
-    """One statement, so one snapshot: stored rows less the expired ones not yet purged
-    (the expiry index's range up to now). Parameters: namespace, now."""
+    """One statement, so one snapshot: the rows stored and the expired ones not yet
+    purged (the expiry index's range up to now). Parameters: namespace, now. Should the
+    counter's row be gone (removed by hand), the rows are counted instead: slowly, but
+    right (coalesce evaluates its second argument only when the first is NULL)."""
     return (
-        "SELECT (SELECT stored FROM sessionstore_counts WHERE namespace = ?), "
+        "SELECT coalesce((SELECT stored FROM sessionstore_counts WHERE namespace = ?), "
+        f'(SELECT count(*) FROM "{table}")), '
         f'(SELECT count(*) FROM "{table}" WHERE expires_ms <= ?)'
     )
 
