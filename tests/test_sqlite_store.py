@@ -27,6 +27,7 @@ from sessionstore import (
     StoreUnavailable,
     open_store,
 )
+from sessionstore.backends._sqlite_schema import SCHEMA_VERSION
 from sessionstore.backends.sqlite import SQLiteStore
 from sessionstore_conformance import FakeClock
 
@@ -138,7 +139,7 @@ async def test_namespaces_keep_applications_apart_in_one_file(tmp_path: Path) ->
         assert await default.count() == 0  # the default namespace is a third one
     with raw(path) as conn:
         meta = dict(conn.execute("SELECT namespace, schema_version FROM sessionstore_meta"))
-    assert meta == {"app_a": 1, "app_b": 1, "sessions": 1}
+    assert meta == {"app_a": SCHEMA_VERSION, "app_b": SCHEMA_VERSION, "sessions": SCHEMA_VERSION}
 
 
 @pytest.mark.parametrize(
@@ -239,7 +240,7 @@ async def test_meta_records_schema_version_and_the_index_exists(tmp_path: Path) 
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'app'"
             )
         }
-    assert meta == [("app", 1)]
+    assert meta == [("app", SCHEMA_VERSION)]
     assert "app__expires" in indexes
 
 
@@ -301,6 +302,7 @@ async def test_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path, 
 # exec), so a 0o444 file really is read-only for it, exactly as for an ordinary user.
 READ_ONLY_CHILD = r"""
 import asyncio, json, os, sys
+from sessionstore.backends._sqlite_schema import SCHEMA_VERSION
 from sessionstore.backends.sqlite import SQLiteStore
 
 def outcome(exc):

@@ -19,7 +19,9 @@ Built on the standard library's ``sqlite3``:
   works), so it never holds the event loop (issue 12); the store keeps such connections
   for reuse. Transactions make it atomic across connections, as across processes.
 * Tables are per namespace (default ``sessions``), so applications can share a file;
-  ``sessionstore_meta`` records each namespace's schema version for migrations.
+  ``sessionstore_meta`` records each namespace's schema version for migrations, and
+  ``sessionstore_counts`` its number of rows, so ``count`` reads no row but the expired
+  ones not yet purged (the schema and why: _sqlite_schema.py).
 """
 
 from __future__ import annotations
@@ -84,33 +86,25 @@ from ..values import (
     Session,
 )
 from ._lifecycle import ClosesOnExit
+from ._sqlite_schema import COLUMNS as _COLUMNS
+from ._sqlite_schema import (
+    MIGRATIONS,
+    ON_ID_CONFLICT_REPLACE,
+    OWN_OBJECTS,
+    PAGE_SIZE,
+    SCHEMA_VERSION,
+    stored_and_expired_sql,
+)
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
 PURGE_BATCH = 1000
 #: Lower case (SQLite table names ignore case) and no "__" (index names use it).
 NAMESPACE_PATTERN = re.compile(r"[a-z](?:_?[a-z0-9])*")
 SYNCHRONOUS_LEVELS = ("normal", "full")
 #: SQLite's page cache per connection, and how much of the file is read through mmap (MiB).
 DEFAULT_CACHE_MB, DEFAULT_MMAP_MB = 64, 256
-_COLUMNS = "id, data, version, created_ms, updated_ms, expires_ms, owner"
 _LIVE = "(expires_ms IS NULL OR expires_ms > ?)"
-#: One list of statements per schema version; opening a file applies what it lacks.
-MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE "{table}" (
-            id TEXT PRIMARY KEY NOT NULL,
-            data BLOB NOT NULL,
-            version INTEGER NOT NULL,
-            created_ms INTEGER NOT NULL,
-            updated_ms INTEGER NOT NULL,
-            expires_ms INTEGER,
-            owner TEXT
-        ) WITHOUT ROWID""",
-        'CREATE INDEX "{table}__expires" ON "{table}" (expires_ms) WHERE expires_ms IS NOT NULL',
-    ],
-}
 
 
 _WRITE = "BEGIN IMMEDIATE"  # every read-modify-write takes the write lock up front (CONC-1)
@@ -198,8 +192,8 @@ class _Staging:
         report = import_report(total, int(expired), clashing, on_conflict)
         keep = "" if on_conflict == "replace" else f"AND NOT EXISTS {stored}"
         db.execute(
-            f"INSERT OR REPLACE INTO {self._table} ({_COLUMNS}) "
-            f"SELECT {_COLUMNS} FROM {self._name} s WHERE {live} {keep}",
+            f"INSERT INTO {self._table} ({_COLUMNS}) "
+            f"SELECT {_COLUMNS} FROM {self._name} s WHERE {live} {keep} {ON_ID_CONFLICT_REPLACE}",
             {"now": now},
         )
         return report
@@ -316,11 +310,20 @@ class SQLiteStore(ClosesOnExit):
         rewrite = f"UPDATE {self._table} SET data = ?, version = ?, updated_ms = ?"
         self._sql_rewrite = f"{rewrite} WHERE id = ?"
         self._sql_rewrite_expiry = f"{rewrite}, expires_ms = ? WHERE id = ?"
+        # A create may reuse an expired session's id (CREATE-4): its row is overwritten.
+        self._sql_insert = (
+            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            + ON_ID_CONFLICT_REPLACE
+        )
+        self._sql_counts = stored_and_expired_sql(namespace)
+        self._sql_delete = f"DELETE FROM {self._table} WHERE id = ?"
+        self._sql_touch = f"UPDATE {self._table} SET expires_ms = ? WHERE id = ?"
 
     # --- opening, migrations, errors ------------------------------------------------------
 
     async def open(self) -> SQLiteStore:
-        """Connect, set up WAL and the schema (waiting asynchronously for locks)."""
+        """Connect, set up WAL and the schema (waiting asynchronously for locks, and
+        migrating an older file in a worker thread)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             create_private(self.path)
@@ -331,7 +334,8 @@ class SQLiteStore(ClosesOnExit):
             raise StoreUnavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._conn, self._db = conn, conn.cursor()
         try:
-            await self._retry(None, self._setup)
+            # In a worker thread: a migration copies every row (_sqlite_schema.py).
+            await self._aside(conn, None, self._setup)
         except BaseException:
             conn.close()
             self._conn = self._db = None
@@ -351,6 +355,8 @@ class SQLiteStore(ClosesOnExit):
             )
         if version == 0 and ours_or_foreign:
             self._refuse(ours_or_foreign)
+        # Before the first write, which fixes a file's page size (ignored afterwards).
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")
         mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal" and not self._read_only(db):
             raise StoreUnavailable(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
@@ -382,7 +388,7 @@ class SQLiteStore(ClosesOnExit):
 
     def _foreign_table(self, db: sqlite3.Cursor) -> str | None:
         """The name of an object that a new namespace would collide with, if any."""
-        for name in (self.namespace, f"{self.namespace}__expires"):
+        for name in (self.namespace, *(own.format(table=self.namespace) for own in OWN_OBJECTS)):
             if self._table_exists(db, name):
                 return name
         return None
@@ -578,7 +584,7 @@ class SQLiteStore(ClosesOnExit):
 
     def _store(self, db: sqlite3.Cursor, record: Record) -> None:
         db.execute(
-            f"INSERT OR REPLACE INTO {self._table} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self._sql_insert,
             (
                 record.id,
                 record.data,
@@ -747,7 +753,7 @@ class SQLiteStore(ClosesOnExit):
     ) -> Session:
         current = self._require(db, now, id, owner)
         data = decode_data(current.data, id)  # ERR-3 before any change (ERR-2): raise, roll back
-        db.execute(f"UPDATE {self._table} SET expires_ms = ? WHERE id = ?", (now + ttl_ms, id))
+        db.execute(self._sql_touch, (now + ttl_ms, id))
         return current._replace(expires_ms=now + ttl_ms).to_session(data)
 
     async def delete(
@@ -756,16 +762,20 @@ class SQLiteStore(ClosesOnExit):
         check_id(id, self.limits)
         check_version(expected_version)
         check_owner(owner, self.limits)
+        try:  # first attempt inline: see _attempt
+            return self._attempt(_WRITE, self._delete, id, expected_version, owner)
+        except _Busy:
+            return await self._write(self._delete, id, expected_version, owner)
 
-        def work(db: sqlite3.Cursor, now: int) -> bool:
-            current = self._fetch(db, now, id, owner)
-            if current is None:
-                return False
-            current.check_version(expected_version)
-            db.execute(f"DELETE FROM {self._table} WHERE id = ?", (id,))
-            return True
-
-        return await self._write(work)
+    def _delete(
+        self, db: sqlite3.Cursor, now: int, id: str, expected_version: int | None, owner: str | None
+    ) -> bool:
+        current = self._fetch(db, now, id, owner)
+        if current is None:
+            return False
+        current.check_version(expected_version)
+        db.execute(self._sql_delete, (id,))
+        return True
 
     async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
         check_limit(limit, self.limits)
@@ -786,17 +796,20 @@ class SQLiteStore(ClosesOnExit):
         return Page(await sessions_of(page), page[-1].id if more else None)
 
     async def count(self) -> int:
-        def work(db: sqlite3.Cursor, now: int) -> int:
-            total = db.execute(f"SELECT count(*) FROM {self._table}").fetchone()[0]
-            expired = db.execute(
-                f"SELECT count(*) FROM {self._table} WHERE expires_ms <= ?", (now,)
-            ).fetchone()[0]
-            return int(total - expired)
+        """COUNT-1: the rows stored (a counter the schema's triggers keep) less the
+        expired ones not yet purged (a range of the expiry index), in one statement, so
+        one snapshot. In a thread: its cost follows the expired rows left unpurged."""
+        stored, expired = await self._stored_and_expired()
+        return stored - expired
 
-        # Both counts in one read transaction, so they see the same snapshot; count(*)
-        # reads every page of the table: in a thread.
+    async def _stored_and_expired(self) -> tuple[int, int]:
+        def work(db: sqlite3.Cursor, now: int) -> tuple[int, int]:
+            stored, expired = db.execute(self._sql_counts, (self.namespace, now)).fetchone()
+            return int(stored), int(expired)
+
         async with self._side() as conn:
-            return await self._aside(conn, "BEGIN", work)
+            result: tuple[int, int] = await self._aside(conn, None, work)
+            return result
 
     async def purge_expired(self) -> int:
         """Delete expired rows in short transactions of PURGE_BATCH rows, letting other
@@ -906,15 +919,7 @@ class SQLiteStore(ClosesOnExit):
     async def stats(self) -> dict[str, Any]:
         """For operators: rows held (live or not yet purged), and the file's size."""
 
-        def work(db: sqlite3.Cursor, now: int) -> tuple[int, int]:
-            stored = db.execute(f"SELECT count(*) FROM {self._table}").fetchone()[0]
-            expired = db.execute(
-                f"SELECT count(*) FROM {self._table} WHERE expires_ms <= ?", (now,)
-            ).fetchone()[0]
-            return int(stored), int(expired)
-
-        async with self._side() as conn:
-            stored, expired = await self._aside(conn, "BEGIN", work)
+        stored, expired = await self._stored_and_expired()
         files = [self.path, self.path.with_name(self.path.name + "-wal")]
         size = sum(f.stat().st_size for f in files if f.exists())
         return {
