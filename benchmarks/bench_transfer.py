@@ -42,6 +42,7 @@ import orjson
 from bench_memory import SESSION
 
 from sessionstore import open_store
+from sessionstore.backends._sqlite_schema import COLUMNS, MIGRATIONS, PAGE_SIZE
 from sessionstore.export import format_ms
 from sessionstore.transfer import import_file, write_export
 
@@ -89,15 +90,14 @@ def document(table: list[tuple[Any, ...]]) -> dict[str, Any]:
 
 def raw_sqlite_writes(path: Path, table: list[tuple[Any, ...]]) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(
-        "CREATE TABLE s (id TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL, version INTEGER NOT NULL, "
-        "created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, expires_ms INTEGER, owner TEXT) WITHOUT ROWID"
-    )
-    conn.execute("CREATE INDEX s__expires ON s (expires_ms) WHERE expires_ms IS NOT NULL")
+    for version in sorted(MIGRATIONS):  # the store's own schema, built as it builds it
+        for statement in MIGRATIONS[version]:
+            conn.execute(statement.format(table="s"))
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO s VALUES (?, ?, ?, ?, ?, ?, ?)", table)
+    conn.executemany(f"INSERT INTO s ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", table)
     conn.execute("COMMIT")
     conn.close()
 
