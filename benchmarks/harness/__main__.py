@@ -99,14 +99,6 @@ def redis_server(needed: bool) -> Iterator[str]:
         yield server.url.rsplit("/", 1)[0]
 
 
-def _flush(url: str) -> None:
-    if url:
-        import redis
-
-        with redis.Redis.from_url(f"{url}/0") as client:
-            client.flushall()
-
-
 def versions(redis_url: str) -> dict[str, str | None]:
     found: dict[str, str | None] = {"sqlite": sqlite3.sqlite_version}
     for name in DISTRIBUTIONS:
@@ -139,7 +131,6 @@ async def run(args: argparse.Namespace, redis_url: str) -> tuple[list[Cell], lis
                 )
                 continue
             print(f"... {size:,} sessions of {payload} B", file=sys.stderr, flush=True)
-            _flush(redis_url)
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
                 cells.append(
                     await run_cell(factories, size, payload, args.samples, Path(tmp) / "cell")
@@ -182,7 +173,7 @@ def main(argv: list[str]) -> int:
             "warmup": WARMUP,
             "rounds": ROUNDS,
             "max_bytes": args.max_bytes,
-        },  # fmt: skip
+        },
         "subjects": info,
         "results": rows,
         "ratios": ratios,
@@ -194,9 +185,7 @@ def main(argv: list[str]) -> int:
     (args.out / "bench.json").write_text(json.dumps(doc, indent=1) + "\n")
     written = [] if args.no_plots else plots(rows, args.subjects, args.out)
     print(f"\nwrote {args.out / 'bench.json'}" + "".join(f", {p.name}" for p in written))
-    print(
-        f"load average {doc['machine']['load_before']} before, {doc['machine']['load_after']} after; {doc['elapsed_s']} s"
-    )
+    print(f"load average {[round(x, 2) for x in load_before]} before; {doc['elapsed_s']} s")
     return 0
 
 

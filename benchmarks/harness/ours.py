@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.backends.redis import RedisStore
 from sessionstore.backends.sqlite import SQLiteStore
 from sessionstore.contract import SessionStore
 
-from .subject import Data, Subject
+from .subject import Data, Ids, Subject
 from .workload import PAGE, TTL_S, bump
 
 #: The ttl that makes a session expired for ``purge`` (the contract's minimum, 1 ms).
@@ -52,7 +54,7 @@ class Ours(Subject):
     async def count(self) -> int:
         return await self.store.count()
 
-    async def expire(self, ids: list[str]) -> None:
+    async def expire(self, ids: Ids) -> None:
         for id in ids:
             await self.store.touch(id, EXPIRED_TTL_S)
 
@@ -86,7 +88,9 @@ class OursRedis(Ours):
     engine = "redis"
 
     def __init__(self, url: str) -> None:
-        self.url = url  # a throwaway server's database, emptied by the runner per cell
+        self.url = url  # a database of a throwaway server: emptied here
 
     async def open(self, workdir: Path) -> None:
+        async with aioredis.Redis.from_url(self.url) as client:
+            await client.flushdb()
         self.store = await RedisStore(self.url).open()

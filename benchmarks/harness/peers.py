@@ -15,11 +15,11 @@ from __future__ import annotations
 import heapq
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from .subject import Data, Subject
+from .subject import Data, Ids, Subject
 from .workload import PAGE, TTL_S, bump
 
 BATCH = 1000  # sessions per put_many when loading
@@ -33,7 +33,7 @@ class TTLCachePeer(Subject):
     name = "peer:cachetools"
     kind = "peer"
     engine = "memory"
-    unsupported = {
+    unsupported: ClassVar[dict[str, str]] = {
         "expire": "one ttl for the whole cache: no session can be made expired alone",
         "purge": "no session can be made expired alone (expire() is the purge)",
     }
@@ -83,10 +83,10 @@ class DiskCachePeer(Subject):
     name = "peer:diskcache"
     kind = "peer"
     engine = "sqlite"
-    unsupported = {"list": "no paging by key"}
+    unsupported: ClassVar[dict[str, str]] = {"list": "no paging by key"}
 
     async def open(self, workdir: Path) -> None:
-        from diskcache import Cache
+        from diskcache import Cache  # type: ignore[import-untyped]
 
         self.cache = Cache(str(workdir / "diskcache"))
 
@@ -126,7 +126,7 @@ class DiskCachePeer(Subject):
     async def count(self) -> int:
         return len(self.cache)
 
-    async def expire(self, ids: list[str]) -> None:
+    async def expire(self, ids: Ids) -> None:
         with self.cache.transact():
             for id in ids:
                 self.cache.touch(id, expire=0.001)
@@ -182,7 +182,7 @@ class KeyValuePeer(Subject):
 class KeyValueMemoryPeer(KeyValuePeer):
     name = "peer:kv-memory"
     engine = "memory"
-    unsupported = {
+    unsupported: ClassVar[dict[str, str]] = {
         "count": "keys() stops at its page limit: no count of a large store",
         "export": "keys() stops at its page limit: no way to read every session",
         "expire": "no way to expire a session but its ttl",
@@ -202,7 +202,7 @@ class KeyValueMemoryPeer(KeyValuePeer):
 class KeyValueDiskPeer(KeyValuePeer):
     name = "peer:kv-disk"
     engine = "sqlite"
-    unsupported = {
+    unsupported: ClassVar[dict[str, str]] = {
         "list": "DiskStore does not enumerate keys",
         "count": "DiskStore does not enumerate keys",
         "expire": "no way to expire a session but its ttl",

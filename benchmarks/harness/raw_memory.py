@@ -18,7 +18,7 @@ import orjson
 
 from sessionstore.values import DEFAULT_LIMITS
 
-from .subject import Data, Subject
+from .subject import Data, Ids, Subject
 from .workload import PAGE, TTL_S, bump
 
 MAX_BYTES = DEFAULT_LIMITS.max_data_bytes
@@ -97,7 +97,7 @@ class RawMemory(Subject):
         now = _now()
         return sum(1 for record in self.records.values() if record[2] > now)
 
-    async def expire(self, ids: list[str]) -> None:
+    async def expire(self, ids: Ids) -> None:
         for id in ids:
             data, version, _ = self.records[id]
             self.records[id] = (data, version, 0)

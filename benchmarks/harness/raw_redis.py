@@ -11,7 +11,7 @@ database holds nothing else); ``purge`` is the server's own expiry, not a call.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -32,13 +32,17 @@ class RawRedis(Subject):
     name = "raw:redis"
     kind = "raw"
     engine = "redis"
-    unsupported = {"purge": "the server expires keys itself", "expire": "server-side TTL"}
+    unsupported: ClassVar[dict[str, str]] = {
+        "purge": "the server expires keys itself",
+        "expire": "server-side TTL",
+    }
 
     def __init__(self, url: str) -> None:
         self.url = url
 
     async def open(self, workdir: Any) -> None:
         self.client = aioredis.Redis.from_url(self.url)
+        await self.client.flushdb()  # a database of a throwaway server
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -74,7 +78,9 @@ class RawRedis(Subject):
 
     async def touch(self, id: str) -> Any:
         async with self.client.pipeline(transaction=False) as pipe:
-            data, found = await pipe.get(_key(id)).pexpire(_key(id), TTL_MS).execute()
+            pipe.get(_key(id))
+            pipe.pexpire(_key(id), TTL_MS)
+            data, found = await pipe.execute()
         if not found:
             raise KeyError(id)
         return orjson.loads(data)
@@ -86,7 +92,7 @@ class RawRedis(Subject):
     async def list(self, cursor: str) -> Any:
         _, keys = await self.client.scan(0, match="s:*", count=PAGE)
         values = await self.client.mget(keys) if keys else []
-        return [(k, orjson.loads(v)) for k, v in zip(keys, values) if v is not None]
+        return [(k, orjson.loads(v)) for k, v in zip(keys, values, strict=True) if v is not None]
 
     async def count(self) -> int:
         return int(await self.client.dbsize())
@@ -98,7 +104,7 @@ class RawRedis(Subject):
             keys.append(key)
         for start in range(0, len(keys), BATCH):
             part = keys[start : start + BATCH]
-            for key, data in zip(part, await self.client.mget(part)):
+            for key, data in zip(part, await self.client.mget(part), strict=True):
                 if data is not None:
                     sessions.append({"id": key[2:].decode(), "data": orjson.Fragment(data)})
         return orjson.dumps({"sessions": sessions})

@@ -22,7 +22,7 @@ import orjson
 from sessionstore.backends.sqlite import SQLiteStore
 
 from .raw_memory import _encode, _ms
-from .subject import Data, Subject
+from .subject import Data, Ids, Subject
 from .workload import PAGE, TTL_S, bump
 
 #: Pragmas set per connection (journal_mode=WAL lives in the file itself).
@@ -147,7 +147,7 @@ class RawSQLite(Subject):
         self.db.execute("COMMIT")
         return int(total - expired)
 
-    async def expire(self, ids: list[str]) -> None:
+    async def expire(self, ids: Ids) -> None:
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany(self.sql["touch"], [(0, id) for id in ids])
         self.db.execute("COMMIT")

@@ -105,9 +105,11 @@ def _fmt(value: float | None) -> str:
 
 def _table(title: str, header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    line = lambda row: "  ".join(
-        c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-    )  # noqa: E731
+
+    def line(row: Sequence[str]) -> str:
+        cells = zip(row, widths, strict=True)
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(cells))
+
     return "\n".join([title, line(header), *map(line, body)])
 
 

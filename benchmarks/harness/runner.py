@@ -79,9 +79,9 @@ class Cell:
 Factory = Callable[[], Subject]
 
 
-async def _timed(call: Callable[[], Awaitable[Any]]) -> int:
+async def _timed(call: Callable[..., Awaitable[Any]], *args: Any) -> int:
     start = time.perf_counter_ns()
-    await call()
+    await call(*args)
     return time.perf_counter_ns() - start
 
 
@@ -122,16 +122,24 @@ class CellRun:
                 where.mkdir(parents=True)
                 await subject.open(where)
                 try:
-                    self._record(
-                        subject, "import", await _timed(lambda s=subject: s.load(self.document))
-                    )
+                    self._record(subject, "import", await _timed(subject.load, self.document))
+                    await self._check_loaded(subject)
                 except Exception as exc:
                     self._fail(subject, "import", exc)
             assert subject is not None
             self.subjects.append(subject)
 
-    async def point(self, op: str, args: Sequence[Any]) -> None:
-        """``op(arg)`` on every subject for each arg: WARMUP untimed, then ROUNDS slices."""
+    async def _check_loaded(self, subject: Subject) -> None:
+        """A subject that did not store the document would be timed doing nothing: its
+        first and last session must read back, and its count (if it has one) match."""
+        for i in (0, self.size - 1):
+            if self.size and await subject.get(session_id(i)) is None:
+                raise AssertionError(f"{session_id(i)} not found after the import")
+        if "count" not in subject.unsupported and await subject.count() != self.size:
+            raise AssertionError(f"count is not {self.size} after the import")
+
+    async def point(self, op: str, args: Sequence[tuple[Any, ...]]) -> None:
+        """``op(*arg)`` on every subject for each arg: WARMUP untimed, then ROUNDS slices."""
         rounds = [args[:WARMUP]] + [list(args[WARMUP:][r::ROUNDS]) for r in range(ROUNDS)]
         for number, part in enumerate(rounds):
             order = (
@@ -144,12 +152,7 @@ class CellRun:
                 method = getattr(subject, op)
                 try:
                     for arg in part:
-                        call = (
-                            (lambda m=method, a=arg: m(*a))
-                            if isinstance(arg, tuple)
-                            else (lambda m=method, a=arg: m(a))
-                        )
-                        sample = await _timed(call)
+                        sample = await _timed(method, *arg)
                         if number:
                             self._record(subject, op, sample)
                 except Exception as exc:
@@ -191,17 +194,17 @@ async def run_cell(
         calls = WARMUP + samples
         fresh = [f"n{i:08d}" for i in range(calls)]
 
-        def existing() -> list[str]:
-            return [session_id(rng.randrange(size)) for _ in range(calls)]
+        def existing() -> list[tuple[str]]:
+            return [(session_id(rng.randrange(size)),) for _ in range(calls)]
 
         await run.point("create", [(id, run.data) for id in fresh])
         await run.point("get", existing())
-        await run.point("replace", [(id, run.data) for id in existing()])
+        await run.point("replace", [(id, run.data) for (id,) in existing()])
         await run.point("update", existing())
         await run.point("touch", existing())
         await run.point("list", existing())
         await run.point("count", [()] * calls)
-        await run.point("delete", fresh)
+        await run.point("delete", [(id,) for id in fresh])
 
         victims = [session_id(i) for i in rng.sample(range(size), size)]
         step = max(1, int(size * EXPIRED_FRACTION))

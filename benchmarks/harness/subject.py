@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 Kind = Literal["ours", "raw", "peer"]
 Data = dict[str, Any]
+Ids = list[str]  # (inside a subject, ``list`` is the method)
 
 
 class Unsupported(Exception):
@@ -78,7 +79,7 @@ class Subject:
         """The number of live sessions."""
         raise Unsupported
 
-    async def expire(self, ids: list[str]) -> None:
+    async def expire(self, ids: Ids) -> None:
         """Untimed: make these sessions expired, for the ``purge`` that follows."""
         raise Unsupported
 
