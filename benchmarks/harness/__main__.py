@@ -67,9 +67,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--payloads", type=_ints, help="payload bytes (default 200,1024,4096,65536)"
     )
     parser.add_argument("--subjects", help=f"comma-separated, of: {', '.join(SUBJECTS)}")
-    parser.add_argument("--samples", type=int, help="timed calls per op and subject (default 300)")
+    parser.add_argument("--samples", type=int, help="timed calls per op and subject (default 200)")
     parser.add_argument(
-        "--max-bytes", type=int, default=256 << 20, help="skip cells above sessions x payload bytes"
+        "--max-bytes", type=int, default=64 << 20, help="skip cells above sessions x payload bytes"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--no-plots", action="store_true")
@@ -77,7 +77,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     quick = args.quick
     args.sizes = args.sizes or ([1000, 5000] if quick else [1000, 10_000, 100_000])
     args.payloads = args.payloads or ([200, 1024] if quick else [200, 1024, 4096, 65536])
-    args.samples = args.samples or (60 if quick else 300)
+    args.samples = args.samples or (60 if quick else 200)
     names = args.subjects.split(",") if args.subjects else list(SUBJECTS)
     unknown = set(names) - set(SUBJECTS)
     if unknown:

@@ -7,7 +7,9 @@ repeat). Then, for each point operation, the same ids are drawn once for every s
 (random over the whole store, so a large store is read where it is cold as well as
 warm), the first WARMUP calls run untimed, and the timed calls are split into ROUNDS
 slices run subject after subject in a rotating order: a burst of load on the machine
-falls on every subject alike, and a ratio of two subjects in the cell is paired.
+falls on every subject alike, and a ratio of two subjects in the cell is paired. A
+subject slower than OP_BUDGET_S for an op gets fewer samples of it (``n`` in the
+results): an O(n) ``list`` of 1e6 sessions would otherwise take the run's hour.
 
 ``create`` makes new sessions and ``delete`` removes them again, so the store keeps
 its size. ``purge`` is timed after the sessions of a fresh 1% of the store were made
@@ -36,14 +38,18 @@ from .workload import document, payload, session_id
 WARMUP = 20
 #: Slices of the timed calls, interleaved across subjects.
 ROUNDS = 5
-#: A bulk operation is repeated until this many sessions went through it (1 to 5 times).
-BULK_SESSIONS = 20_000
+#: Seconds a subject may spend on one op in a cell: a slow op (an O(n) list of a large
+#: store) stops a slice early, after at least MIN_PER_ROUND calls; ``n`` says how many.
+OP_BUDGET_S = 1.0
+MIN_PER_ROUND = 4
+#: A bulk operation is repeated until this many sessions went through it (1 to 3 times).
+BULK_SESSIONS = 3000
 #: Sessions made expired before each purge: this fraction of the store.
 EXPIRED_FRACTION = 0.01
 
 
 def bulk_repeats(size: int) -> int:
-    return max(1, min(5, BULK_SESSIONS // max(size, 1)))
+    return max(1, min(3, BULK_SESSIONS // max(size, 1)))
 
 
 @dataclass(frozen=True)
@@ -150,9 +156,13 @@ class CellRun:
                 if self._skip(subject, op):
                     continue
                 method = getattr(subject, op)
+                spent, budget = 0, OP_BUDGET_S * 1e9 / ROUNDS
                 try:
-                    for arg in part:
+                    for done, arg in enumerate(part):
+                        if spent > budget and done >= MIN_PER_ROUND:
+                            break
                         sample = await _timed(method, *arg)
+                        spent += sample
                         if number:
                             self._record(subject, op, sample)
                 except Exception as exc:
