@@ -11,8 +11,8 @@ falls on every subject alike, and a ratio of two subjects in the cell is paired.
 subject slower than OP_BUDGET_S for an op gets fewer samples of it (``n`` in the
 results): an O(n) ``list`` of 1e6 sessions would otherwise take the run's hour.
 
-``create`` makes new sessions and ``delete`` removes them again, so the store keeps
-its size. ``purge`` is timed after the sessions of a fresh 1% of the store were made
+``create`` makes new sessions and ``delete`` removes the ones each subject made, so the
+store keeps its size. ``purge`` is timed after the sessions of a fresh 1% of the store were made
 expired (untimed); ``export`` is a whole document. Bulk operations (import, purge,
 export) are repeated fewer times the larger the store (:func:`bulk_repeats`).
 
@@ -83,6 +83,7 @@ class Cell:
 
 
 Factory = Callable[[], Subject]
+Call = tuple[Any, ...]  # the arguments of one call
 
 
 async def _timed(call: Callable[..., Awaitable[Any]], *args: Any) -> int:
@@ -103,6 +104,8 @@ class CellRun:
         self.subjects: list[Subject] = []
         self.samples: dict[str, dict[str, list[int]]] = {}
         self.failed: dict[str, dict[str, str]] = {}
+        #: The calls each subject made of each op (a budget may stop it early).
+        self.done: dict[tuple[str, str], list[Call]] = {}
 
     def _skip(self, subject: Subject, op: str) -> bool:
         reason = subject.unsupported.get(op)
@@ -144,24 +147,28 @@ class CellRun:
         if "count" not in subject.unsupported and await subject.count() != self.size:
             raise AssertionError(f"count is not {self.size} after the import")
 
-    async def point(self, op: str, args: Sequence[tuple[Any, ...]]) -> None:
-        """``op(*arg)`` on every subject for each arg: WARMUP untimed, then ROUNDS slices."""
-        rounds = [args[:WARMUP]] + [list(args[WARMUP:][r::ROUNDS]) for r in range(ROUNDS)]
-        for number, part in enumerate(rounds):
-            order = (
-                self.subjects[number % len(self.subjects) :]
-                + self.subjects[: number % len(self.subjects)]
-            )
-            for subject in order:
+    async def point(
+        self, op: str, args: Sequence[Call] | Callable[[Subject], Sequence[Call]]
+    ) -> None:
+        """``op(*call)`` on every subject for each call (the same calls, or a subject's own
+        when ``args`` is a function of it): WARMUP untimed, then ROUNDS slices."""
+        given = {s.name: args(s) if callable(args) else args for s in self.subjects}
+        for number in range(ROUNDS + 1):
+            turn = number % len(self.subjects)
+            for subject in self.subjects[turn:] + self.subjects[:turn]:
                 if self._skip(subject, op):
                     continue
+                calls = given[subject.name]
+                part = calls[:WARMUP] if number == 0 else calls[WARMUP:][number - 1 :: ROUNDS]
                 method = getattr(subject, op)
+                done = self.done.setdefault((subject.name, op), [])
                 spent, budget = 0, OP_BUDGET_S * 1e9 / ROUNDS
                 try:
-                    for done, arg in enumerate(part):
-                        if spent > budget and done >= MIN_PER_ROUND:
+                    for count, call in enumerate(part):
+                        if spent > budget and count >= MIN_PER_ROUND:
                             break
-                        sample = await _timed(method, *arg)
+                        sample = await _timed(method, *call)
+                        done.append(call)
                         spent += sample
                         if number:
                             self._record(subject, op, sample)
@@ -214,7 +221,10 @@ async def run_cell(
         await run.point("touch", existing())
         await run.point("list", existing())
         await run.point("count", [()] * calls)
-        await run.point("delete", [(id,) for id in fresh])
+        # What each subject created, it deletes: the store keeps its size.
+        await run.point(
+            "delete", lambda s: [call[:1] for call in run.done.get((s.name, "create"), [])]
+        )
 
         victims = [session_id(i) for i in rng.sample(range(size), size)]
         step = max(1, int(size * EXPIRED_FRACTION))
