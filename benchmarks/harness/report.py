@@ -17,6 +17,8 @@ from .runner import Cell, Stat
 from .workload import OPS
 
 Row = dict[str, Any]
+#: Line styles in the scaling plots: ours solid, raw engines dashed, peers dotted.
+LINES = {"ours": "-", "raw": "--", "peer": ":"}
 
 
 def result_rows(cells: Iterable[Cell]) -> list[Row]:
@@ -238,7 +240,8 @@ def plots(rows: Sequence[Row], subjects: Sequence[str], outdir: Path) -> list[Pa
                     if (subject, op, payload, s) in by_key
                 ]
                 if points:
-                    ax.plot(*zip(*points, strict=True), marker="o", label=subject)
+                    style = LINES[subject.split(":", 1)[0]]
+                    ax.plot(*zip(*points, strict=True), style, marker="o", label=subject)
             ax.set(xscale="log", yscale="log", title=op)
         for ax in axes.flat[len(OPS) :]:
             ax.axis("off")
