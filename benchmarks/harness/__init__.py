@@ -5,6 +5,7 @@ same run on the same data.
         [--payloads 200,1024,4096,65536] [--subjects ours:memory,raw:memory,...]
         [--samples 200] [--max-bytes 67108864] [--out benchmarks/results]
     nox -s bench [-- OPTIONS]          # the same, with the peers installed
+    python -m benchmarks.harness --plot-from benchmarks/results/bench.json   # redraw
 
 Why a harness of our own rather than pyperf or pytest-benchmark: the measurement is
 of many subjects *interleaved* in one process on one prepared store (a filled store

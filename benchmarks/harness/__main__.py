@@ -73,6 +73,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--plot-from", type=Path, metavar="BENCH_JSON", help="only draw the plots of a saved run"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.sizes = args.sizes or ([1000, 5000] if quick else [1000, 10_000, 100_000])
@@ -140,6 +143,11 @@ async def run(args: argparse.Namespace, redis_url: str) -> tuple[list[Cell], lis
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    if args.plot_from:
+        saved = json.loads(args.plot_from.read_text())
+        for path in plots(saved["results"], list(saved["subjects"]), args.out):
+            print(f"wrote {path}")
+        return 0
     started, load_before, clock = datetime.now(timezone.utc), os.getloadavg(), time.monotonic()
     with redis_server(any("redis" in name for name in args.subjects)) as url:
         cells, skipped = asyncio.run(run(args, url))

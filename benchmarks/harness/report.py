@@ -197,7 +197,8 @@ def tables(
 def plots(rows: Sequence[Row], subjects: Sequence[str], outdir: Path) -> list[Path]:
     """latency_by_op_<payload>.png: p50 bars (p99 whiskers) per op and subject at the
     largest store size measured; scaling_<payload>.png: p50 against store size, one
-    panel per op. Log scales: the subjects differ by orders of magnitude."""
+    panel per op. Log scales: the subjects differ by orders of magnitude. A subject keeps
+    its colour in every panel (C0, C1, ... by its place in ``subjects``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,7 +219,8 @@ def plots(rows: Sequence[Row], subjects: Sequence[str], outdir: Path) -> list[Pa
                     xs.append(j + (i - (len(subjects) - 1) / 2) * width)
                     p50.append(r["p50_us"])
                     p99.append(r["p99_us"] - r["p50_us"])
-            ax.bar(xs, p50, width, yerr=[[0] * len(p99), p99], label=subject, capsize=2)
+            whiskers = [[0] * len(p99), p99]
+            ax.bar(xs, p50, width, yerr=whiskers, color=f"C{i}", label=subject, capsize=2)
         ax.set_xticks(range(len(OPS)), OPS)
         ax.set_yscale("log")
         ax.set_ylabel("µs per call (bar p50, whisker p99)")
@@ -233,7 +235,7 @@ def plots(rows: Sequence[Row], subjects: Sequence[str], outdir: Path) -> list[Pa
             continue
         fig, axes = plt.subplots(3, 4, figsize=(16, 10), sharex=True)
         for ax, op in zip(axes.flat, OPS, strict=False):
-            for subject in subjects:
+            for number, subject in enumerate(subjects):
                 points = [
                     (s, by_key[(subject, op, payload, s)]["p50_us"])
                     for s in sizes
@@ -241,7 +243,13 @@ def plots(rows: Sequence[Row], subjects: Sequence[str], outdir: Path) -> list[Pa
                 ]
                 if points:
                     style = LINES[subject.split(":", 1)[0]]
-                    ax.plot(*zip(*points, strict=True), style, marker="o", label=subject)
+                    ax.plot(
+                        *zip(*points, strict=True),
+                        style,
+                        color=f"C{number}",
+                        marker="o",
+                        label=subject,
+                    )
             ax.set(xscale="log", yscale="log", title=op)
         for ax in axes.flat[len(OPS) :]:
             ax.axis("off")
