@@ -125,13 +125,9 @@ async def run(args: argparse.Namespace, redis_url: str) -> tuple[list[Cell], lis
     for size in sorted(args.sizes):
         for payload in sorted(args.payloads):
             if size * payload > args.max_bytes:
-                skipped.append(
-                    {
-                        "size": size,
-                        "payload": payload,
-                        "reason": f"over --max-bytes {args.max_bytes}",
-                    }
-                )
+                why = f"over --max-bytes {args.max_bytes}"
+                print(f"... skipped: {size:,} sessions of {payload} B, {why}", file=sys.stderr)
+                skipped.append({"size": size, "payload": payload, "reason": why})
                 continue
             print(f"... {size:,} sessions of {payload} B", file=sys.stderr, flush=True)
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
