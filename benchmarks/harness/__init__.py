@@ -30,7 +30,9 @@ list (a page of 100 after a cursor), count, delete, purge (1% expired), export.
 Cells: every store size x payload size whose product is at most ``--max-bytes``
 (larger ones are listed under "skipped"); the default, 64 MiB, runs 8 cells (1e5
 sessions at 200 B only) in about 10 minutes on a busy 2-core machine. For 1e6, say
-``--sizes 1e3,1e4,1e5,1e6 --max-bytes 300000000`` and allow an hour. ``--quick``: sizes 1000 and 5000, payloads
+``--sizes 1e6 --payloads 200 --max-bytes 300000000``: 30 minutes with every subject
+(diskcache's export takes 10 of them, py-key-value DiskStore's import 5;
+benchmarks/results/bench-1e6.txt). ``--quick``: sizes 1000 and 5000, payloads
 200 and 1024, 60 samples: a smoke test of a minute or two.
 
 Output, in ``--out`` (default benchmarks/results): the tables on stdout; ``bench.json``;
