@@ -156,6 +156,15 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session(python=DEFAULT_PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmark harness (benchmarks/harness): our stores, their raw engines and the
+    peers on the same data; tables on stdout, bench.json and plots in benchmarks/results
+    (arguments go to the harness: `nox -s bench -- --quick`, `-- --sizes 1e3,1e6`)."""
+    session.install("-e", ".[bench]")  # the peers and matplotlib: the bench extra only
+    session.run("python", "-m", "benchmarks.harness", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
 def mutation(session: nox.Session) -> None:
     """Mutation testing of the memory store and the shared semantics with the kit as the
     only test suite (docs/mutation.md; arguments: mutant names to run)."""

@@ -1,0 +1,96 @@
+"""Our stores (memory, sqlite, redis) as subjects: each op is the store's own method,
+doing the contract's full work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from sessionstore.backends.memory import MemoryStore
+from sessionstore.backends.redis import RedisStore
+from sessionstore.backends.sqlite import SQLiteStore
+from sessionstore.contract import SessionStore
+
+from .subject import Data, Ids, Subject
+from .workload import PAGE, TTL_S, bump
+
+#: The ttl that makes a session expired for ``purge`` (the contract's minimum, 1 ms).
+EXPIRED_TTL_S = 0.001
+
+
+class Ours(Subject):
+    kind = "ours"
+    store: SessionStore
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def load(self, document: bytes) -> None:
+        await self.store.import_(document)
+
+    async def create(self, id: str, data: Data) -> None:
+        await self.store.create(data, id=id, ttl=TTL_S)
+
+    async def get(self, id: str) -> Any:
+        return await self.store.get(id)
+
+    async def replace(self, id: str, data: Data) -> None:
+        await self.store.replace(id, data)
+
+    async def update(self, id: str) -> None:
+        await self.store.update(id, bump)
+
+    async def touch(self, id: str) -> None:
+        await self.store.touch(id, TTL_S)
+
+    async def delete(self, id: str) -> None:
+        await self.store.delete(id)
+
+    async def list(self, cursor: str) -> Any:
+        return await self.store.list(cursor=cursor, limit=PAGE)
+
+    async def count(self) -> int:
+        return await self.store.count()
+
+    async def expire(self, ids: Ids) -> None:
+        for id in ids:
+            await self.store.touch(id, EXPIRED_TTL_S)
+
+    async def purge(self) -> None:
+        await self.store.purge_expired()
+
+    async def export(self) -> bytes:
+        # What a backup writes: the document's JSON text (every store has export_chunks).
+        chunks = self.store.export_chunks()  # type: ignore[attr-defined]
+        return b"".join([chunk async for chunk in chunks])
+
+
+class OursMemory(Ours):
+    name = "ours:memory"
+    engine = "memory"
+
+    async def open(self, workdir: Path) -> None:
+        self.store = MemoryStore()
+
+
+class OursSQLite(Ours):
+    name = "ours:sqlite"
+    engine = "sqlite"
+
+    async def open(self, workdir: Path) -> None:
+        self.store = await SQLiteStore(workdir / "ours.db").open()
+
+
+class OursRedis(Ours):
+    name = "ours:redis"
+    engine = "redis"
+
+    def __init__(self, url: str) -> None:
+        self.url = url  # a database of a throwaway server: emptied here
+
+    async def open(self, workdir: Path) -> None:
+        async with aioredis.Redis.from_url(self.url) as client:
+            await client.flushdb()
+        self.store = await RedisStore(self.url).open()
