@@ -19,6 +19,11 @@ from typing import Any
 
 import orjson
 
+from sessionstore.backends._sqlite_schema import (
+    COLUMNS,
+    ON_ID_CONFLICT_REPLACE,
+    stored_and_expired_sql,
+)
 from sessionstore.backends.sqlite import SQLiteStore
 
 from .raw_memory import _encode, _ms
@@ -29,19 +34,18 @@ from .workload import PAGE, TTL_S, bump
 PRAGMAS = ("synchronous", "cache_size", "mmap_size", "temp_store")
 #: Rows removed per purge transaction, as the store does.
 PURGE_BATCH = 1000
-COLUMNS = "id, data, version, created_ms, updated_ms, expires_ms, owner"
 LIVE = "(expires_ms IS NULL OR expires_ms > ?)"
 #: The store's statements ({t}: its table), as sqlite.py runs them.
 SQL = {
     "fetch": "SELECT data, version, created_ms, updated_ms, expires_ms, owner "
     f"FROM {{t}} WHERE id = ? AND {LIVE}",
-    "insert": f"INSERT OR REPLACE INTO {{t}} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "insert": f"INSERT INTO {{t}} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    + ON_ID_CONFLICT_REPLACE,
     "rewrite": "UPDATE {t} SET data = ?, version = ?, updated_ms = ? WHERE id = ?",
     "touch": "UPDATE {t} SET expires_ms = ? WHERE id = ?",
     "delete": "DELETE FROM {t} WHERE id = ?",
     "list": f"SELECT {COLUMNS} FROM {{t}} WHERE id > ? AND {LIVE} ORDER BY id LIMIT ?",
-    "count_all": "SELECT count(*) FROM {t}",
-    "count_expired": "SELECT count(*) FROM {t} WHERE expires_ms <= ?",
+    "count": "",  # stored_and_expired_sql(table): the counter and the expired range
     "purge": "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_ms <= ? LIMIT ?)",
     "export": f"SELECT {COLUMNS} FROM {{t}} WHERE {LIVE} ORDER BY id",
 }
@@ -76,6 +80,8 @@ class RawSQLite(Subject):
         self.conn, table = await open_like_store(workdir / "raw.db")
         self.db = self.conn.cursor()
         self.sql = {name: text.format(t=table) for name, text in SQL.items()}
+        self.table = table.strip('"')
+        self.sql["count"] = stored_and_expired_sql(self.table)
 
     async def close(self) -> None:
         self.conn.close()
@@ -141,10 +147,7 @@ class RawSQLite(Subject):
         return [(row[0], orjson.loads(row[1])) for row in rows[:PAGE]]
 
     async def count(self) -> int:
-        self.db.execute("BEGIN")  # both counts from one snapshot, as the store's
-        total = self.db.execute(self.sql["count_all"]).fetchone()[0]
-        expired = self.db.execute(self.sql["count_expired"], (_now(),)).fetchone()[0]
-        self.db.execute("COMMIT")
+        total, expired = self.db.execute(self.sql["count"], (self.table, _now())).fetchone()
         return int(total - expired)
 
     async def expire(self, ids: Ids) -> None:
