@@ -8,6 +8,7 @@
     nox -s "conformance(backend='redis')"   # one backend; `-- [options]` go to the kit
     nox -s kit -- TARGET [options]          # the kit against any store URL or factory
     nox -s lint typecheck docs
+    nox -s bench [-- --quick]   # one harness: our stores, raw engines and peers (benchmarks/harness)
 
 The Redis runs start a throwaway redis-server (tests/redis_server.py), or use
 SESSION_STORE_URL / REDIS_URL when set; the server comes from the Debian package
@@ -45,8 +46,8 @@ def _hypothesis_env() -> dict[str, str]:
     return {"HYPOTHESIS_PROFILE": "ci"} if _in_ci() else {}
 
 
-def _run_tests(session: nox.Session, markers: str) -> None:
-    session.install(*WITH_TESTS)
+def _run_tests(session: nox.Session, markers: str, extras: str = "test") -> None:
+    session.install("-e", f".[{extras}]")
     session.run("pytest", "-m", markers, *session.posargs, env=_hypothesis_env())
 
 
@@ -60,8 +61,9 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def slow(session: nox.Session) -> None:
     """Run the slow tests: installs into fresh virtualenvs (the bare package, the example
-    store package), the kit on every toolkit store variant (arguments go to pytest)."""
-    _run_tests(session, "slow")
+    store package), the kit on every toolkit store variant, a small run of the benchmark
+    harness with a peer and its plots (arguments go to pytest)."""
+    _run_tests(session, "slow", "test,bench")
 
 
 @nox.session(python=SUPPORTED_PYTHONS)
