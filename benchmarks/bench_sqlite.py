@@ -232,7 +232,9 @@ def store_maker(kind: type[SQLiteStore], filename: str) -> Callable[..., Awaitab
             return await store.create(data, id=sid, ttl=TTL_S)
 
         async def get(sid: str) -> Any:
-            return (await store.get(sid)).data  # type: ignore[union-attr]
+            session = await store.get(sid)
+            assert session is not None  # every id read was created first
+            return session.data
 
         async def replace(sid: str) -> Any:
             return await store.replace(sid, data)

@@ -96,7 +96,7 @@ def redis_server(needed: bool) -> Iterator[str]:
         yield ""
         return
     sys.path.insert(0, str(ROOT / "tests"))
-    from redis_server import running  # type: ignore[import-not-found]
+    from redis_server import running  # type: ignore[import-not-found]  # tests/, put on sys.path above
 
     with running() as server:
         yield server.url.rsplit("/", 1)[0]

@@ -12,6 +12,7 @@ from sessionstore.backends.memory import MemoryStore
 from sessionstore.backends.redis import RedisStore
 from sessionstore.backends.sqlite import SQLiteStore
 from sessionstore.contract import SessionStore
+from sessionstore.transfer import export_pieces
 
 from .subject import Data, Ids, Subject
 from .workload import PAGE, TTL_S, bump
@@ -62,9 +63,8 @@ class Ours(Subject):
         await self.store.purge_expired()
 
     async def export(self) -> bytes:
-        # What a backup writes: the document's JSON text (every store has export_chunks).
-        chunks = self.store.export_chunks()  # type: ignore[attr-defined]
-        return b"".join([chunk async for chunk in chunks])
+        # What a backup writes: the document's JSON text, streamed as the service does.
+        return b"".join([piece async for piece in export_pieces(self.store)])
 
 
 class OursMemory(Ours):

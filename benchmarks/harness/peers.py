@@ -86,7 +86,7 @@ class DiskCachePeer(Subject):
     unsupported: ClassVar[dict[str, str]] = {"list": "no paging by key"}
 
     async def open(self, workdir: Path) -> None:
-        from diskcache import Cache  # type: ignore[import-untyped]
+        from diskcache import Cache  # type: ignore[import-untyped]  # diskcache ships no types
 
         self.cache = Cache(str(workdir / "diskcache"))
 
