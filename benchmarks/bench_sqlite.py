@@ -1,6 +1,7 @@
 """The SQLite store against raw sqlite3 doing the same statements, in one run (issue 15).
 
     python benchmarks/bench_sqlite.py [--part ops size scale procs] [--before REV] [--peers]
+        [--unchecked]
         [--sizes 200 1024 4096 65536] [--n 3000] [--rounds 3]
         [--size-sweep ...] [--scale 100000 1000000] [--migrate-max 100000]
         [--procs 1 4] [--seconds 3]
@@ -23,6 +24,9 @@ to size), on N sessions, ROUNDS fresh files:
   UPDATE expires_ms, COMMIT; delete = BEGIN IMMEDIATE, SELECT, DELETE, COMMIT.
 * ``ours`` -- SQLiteStore; ``before`` -- the store at REV; with ``--peers``, diskcache and
   py-key-value's DiskStore (create/get/update/replace only; their update is not atomic).
+* with ``--unchecked`` (ops and procs), ``unchecked`` -- today's store with the contract's
+  write validation (encode_data) replaced by a bare orjson.dumps: not a correct store, a
+  measure of what the validation costs beside the store's own work.
 
 Each operation runs on every implementation interleaved in blocks of 50 ids with a
 rotating first one, after a warm-up on other ids, so load from other processes lands on
@@ -127,16 +131,43 @@ def load_before(rev: str) -> type[SQLiteStore]:
         check=True,
         capture_output=True,
     ).stdout
-    path = Path(tempfile.mkdtemp(prefix="bench-before-")) / "sqlite_before.py"
+    return load_store(source, "before").SQLiteStore  # type: ignore[no-any-return]
+
+
+def load_unchecked() -> type[SQLiteStore]:
+    """Today's SQLiteStore with the contract's write validation (encode_data: exact
+    types, finite floats, depth; VAL-2..VAL-4) replaced by a bare orjson.dumps and the
+    size check: not a correct store, the measure of what that validation costs."""
+    source = Path(sys.modules[SQLiteStore.__module__].__file__ or "").read_bytes()
+    module = load_store(source, "unchecked")
+
+    def encode(data: Any, limits: Any) -> bytes:
+        encoded = orjson.dumps(data)
+        assert len(encoded) <= limits.max_data_bytes
+        return encoded
+
+    setattr(module, "encode_data", encode)  # noqa: B010 (a module, not a known attribute)
+    return module.SQLiteStore  # type: ignore[no-any-return]
+
+
+def load_store(source: bytes, label: str) -> ModuleType:
+    """A copy of sqlite.py from ``source``, as a module of today's package."""
+    path = Path(tempfile.mkdtemp(prefix=f"bench-{label}-")) / f"sqlite_{label}.py"
     path.write_bytes(source)
-    name = "sessionstore.backends._sqlite_before"
+    name = f"sessionstore.backends._sqlite_{label}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    store: type[SQLiteStore] = module.SQLiteStore
-    return store
+    return module
+
+
+def store_class(kind: str, before: str | None) -> type[SQLiteStore]:
+    """The store class an implementation's name stands for (procs' workers)."""
+    if kind == "before" and before:
+        return load_before(before)
+    return load_unchecked() if kind == "unchecked" else SQLiteStore
 
 
 def raw_connect(path: Path, timeout: float = 5.0) -> sqlite3.Connection:
@@ -612,7 +643,7 @@ def worker(kind: str, path: str, seconds: float, before: str | None) -> int:
         conn.close()
         return done
 
-    kind_cls = load_before(before) if kind == "before" and before else SQLiteStore
+    kind_cls = store_class(kind, before)
 
     async def run() -> int:
         count = 0
@@ -647,10 +678,7 @@ async def part_procs(
                         )
                         conn.close()
                     else:
-                        store_cls = (
-                            load_before(before) if kind == "before" and before else SQLiteStore
-                        )
-                        async with await store_cls(path).open() as store:
+                        async with await store_class(kind, before)(path).open() as store:
                             for sid in IDS:
                                 await store.create(data, id=sid)
                     args = [kind, str(path), repr(seconds), before or ""]
@@ -708,6 +736,10 @@ async def main(args: argparse.Namespace) -> None:
     if before is not None:
         kinds["before"] = before
         impls["before"] = store_maker(before, "before.db")
+    procs = ["raw", *kinds]
+    if args.unchecked:  # ops and procs only: size and scale do not depend on it
+        impls["unchecked"] = store_maker(load_unchecked(), "unchecked.db")
+        procs.append("unchecked")
     if args.peers:
         impls["diskcache"], impls["pykv-disk"] = make_diskcache, make_pykv
     load = os.getloadavg()
@@ -724,7 +756,7 @@ async def main(args: argparse.Namespace) -> None:
     if "scale" in args.part:
         await part_scale(kinds, args.scale, args.migrate_max)
     if "procs" in args.part:
-        await part_procs(["raw", *kinds], args.procs, args.seconds, args.rounds, args.before)
+        await part_procs(procs, args.procs, args.seconds, args.rounds, args.before)
     load = os.getloadavg()
     print(f"\n{time.perf_counter() - started:.0f} s in all; load average {load[0]:.2f} at the end")
 
@@ -738,6 +770,9 @@ if __name__ == "__main__":
     parser.add_argument("--part", nargs="+", default=["ops", "size", "scale", "procs"])
     parser.add_argument("--before", help="git revision of the store to compare with")
     parser.add_argument("--peers", action="store_true", help="diskcache, py-key-value too")
+    parser.add_argument(
+        "--unchecked", action="store_true", help="ours without the write validation too"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1024, 4096, 65536])
     parser.add_argument(
         "--size-sweep",

@@ -582,20 +582,6 @@ class SQLiteStore(ClosesOnExit):
             raise SessionNotFound(f"no live session with id {short_id(session_id)}")
         return record
 
-    def _store(self, db: sqlite3.Cursor, record: Record) -> None:
-        db.execute(
-            self._sql_insert,
-            (
-                record.id,
-                record.data,
-                record.version,
-                record.created_ms,
-                record.updated_ms,
-                record.expires_ms,
-                record.owner,
-            ),
-        )
-
     def _rewrite(
         self,
         db: sqlite3.Cursor,
@@ -648,11 +634,13 @@ class SQLiteStore(ClosesOnExit):
         ttl_ms: int | None,
         owner: str | None,
     ) -> Session:
-        if self._fetch(db, now, id) is not None:
+        # Any live row, whoever owns it (CREATE-3); no Record: its fields go straight into
+        # the INSERT and the Session.
+        if db.execute(self._sql_fetch, (id, now)).fetchone() is not None:
             raise SessionExists(f"a live session with id {short_id(id)} exists")
-        record = Record(id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner)
-        self._store(db, record)
-        return record.to_written_session()
+        expires = None if ttl_ms is None else now + ttl_ms
+        db.execute(self._sql_insert, (id, encoded, 1, now, now, expires, owner))
+        return Session.from_json_ms(id, encoded, 1, now, now, expires, owner)
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
@@ -753,8 +741,11 @@ class SQLiteStore(ClosesOnExit):
     ) -> Session:
         current = self._require(db, now, id, owner)
         data = decode_data(current.data, id)  # ERR-3 before any change (ERR-2): raise, roll back
-        db.execute(self._sql_touch, (now + ttl_ms, id))
-        return current._replace(expires_ms=now + ttl_ms).to_session(data)
+        expires = now + ttl_ms
+        db.execute(self._sql_touch, (expires, id))
+        # Not current._replace(...).to_session(): a named tuple's _replace took 2.7 µs.
+        _, _, version, created_ms, updated_ms, _, stored_owner = current
+        return Session.from_ms(id, data, version, created_ms, updated_ms, expires, stored_owner)
 
     async def delete(
         self, id: str, *, expected_version: int | None = None, owner: str | None = None
