@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import pytest
 from sessionstore import (
     ConfigurationError,
     CorruptSession,
+    InvalidSession,
     StoreUnavailable,
     open_store,
 )
@@ -767,6 +769,27 @@ async def test_purge_expired_removes_exactly_the_expired(tmp_path: Path) -> None
         assert await store.get("short0") is None
         conn = connection(store)
         assert conn.execute('SELECT count(*) FROM "sessions"').fetchone()[0] == 1000
+
+
+async def test_a_remembered_ttl_is_remembered_by_identity_not_equality(tmp_path: Path) -> None:
+    """The store converts the last ttl object once (SQLiteStore._ttl_ms): a value equal
+    to it but not the same object is validated afresh (True == 1, yet a bool is not a
+    ttl, VAL-6), and a refused ttl is never remembered."""
+    clock = FakeClock()
+    async with open_store(url_of(tmp_path / "t.db"), clock=clock) as store:
+        await store.create({}, id="a")
+        one = 1
+        assert (await store.touch("a", one)).expires_at == clock() + timedelta(seconds=1)
+        for bad in (True, float("nan"), None, -1):
+            for _ in range(2):  # the second time too: a refusal is not remembered
+                with pytest.raises(InvalidSession):
+                    await store.touch("a", bad)  # type: ignore[arg-type]
+        assert (await store.touch("a", one)).expires_at == clock() + timedelta(seconds=1)
+        assert (await store.touch("a", 1.5)).expires_at == clock() + timedelta(seconds=1.5)
+        hour = timedelta(hours=1)
+        for _ in range(2):
+            assert (await store.touch("a", hour)).expires_at == clock() + hour
+        assert (await store.update("a", dict, ttl=hour)).expires_at == clock() + hour
 
 
 # --- 9. close -------------------------------------------------------------------------------
