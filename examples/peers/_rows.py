@@ -1,4 +1,5 @@
-"""What every wrapper here adds to its library, written once: a row format and an id index.
+"""What every wrapper here adds to its library, written once: a row format, an id index,
+and the library's failures as ``StoreUnavailable`` (ERR-4).
 
 None of the libraries stores a session's fields beside its value, and none lists its keys
 in order from a cursor (LIST-1): py-key-value's ``keys()`` stops at 10,000 keys in no
@@ -10,12 +11,13 @@ a JSON header line, then the data bytes exactly, REC-2, ERR-3) and keeps the ids
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import orjson
 from sortedcontainers import SortedSet
 
-from sessionstore import CorruptSession
+from sessionstore import CorruptSession, StoreUnavailable
 from sessionstore.toolkit import Record
 
 
@@ -72,3 +74,13 @@ class IdIndex:
         """Up to ``limit`` ids greater than ``after`` (from the first when None)."""
         start = 0 if after is None else self._ids.bisect_right(after)
         return list(self._ids[start : start + limit])
+
+
+@contextmanager
+def unavailable_on(failures: tuple[type[BaseException], ...], backend: str) -> Iterator[None]:
+    """The library's ``failures`` (a lost file, a dropped connection) as StoreUnavailable,
+    never the driver's own exception (ERR-4)."""
+    try:
+        yield
+    except failures as exc:
+        raise StoreUnavailable(f"{backend} fails: {exc}") from None

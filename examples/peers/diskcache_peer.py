@@ -5,7 +5,9 @@ bytes exactly, ``transact()`` (one SQLite transaction, safe across threads and
 processes), and an optional ``expire=`` per ``set`` that it keeps on the wall clock
 (``time.time()``).
 
-What the wrapper adds (on ``RecordStore``): compare-and-set as read-compare-set inside
+What the wrapper adds (on ``RecordStore``): no eviction (the default drops entries past
+1 GiB, live sessions included; no kit run stores that much, so only this line keeps it
+right); compare-and-set as read-compare-set inside
 ``transact()``; imports as one ``transact()`` (``write_many``: IMPORT-2 and isolated,
 CONC-1); the record's fields beside its data (``_rows.row_bytes``); an ordered id index
 for ``scan``, because the cache has no range query on keys (``iterkeys`` starts from the
@@ -37,10 +39,10 @@ from typing import Any
 
 from diskcache import Cache  # type: ignore[import-untyped]  # diskcache ships no types
 
-from sessionstore import Capabilities, Clock, StoreUnavailable
+from sessionstore import Capabilities, Clock
 from sessionstore.toolkit import Record, RecordStore, Write
 
-from ._rows import IdIndex, row_bytes, row_from_bytes, seconds_left
+from ._rows import IdIndex, row_bytes, row_from_bytes, seconds_left, unavailable_on
 
 
 class DiskCacheStore(RecordStore):
@@ -51,7 +53,9 @@ class DiskCacheStore(RecordStore):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._directory = tempfile.mkdtemp(prefix="peer-diskcache-")
-        self._cache = Cache(self._directory)
+        # never evict: the default policy drops the least recently stored entries once the
+        # cache passes size_limit (1 GiB), live sessions or not (LIVE-1)
+        self._cache = Cache(self._directory, eviction_policy="none")
         self._ids = IdIndex()
 
     def expire_after(self, record: Record) -> float | None:
@@ -115,11 +119,8 @@ class DiskCacheStore(RecordStore):
 
     @contextmanager
     def _engine(self) -> Iterator[Cache]:
-        """The cache; its failures (a lost file, a locked database) as StoreUnavailable."""
-        try:
+        with unavailable_on((sqlite3.Error, OSError), f"the diskcache at {self._directory}"):
             yield self._cache
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreUnavailable(f"the diskcache at {self._directory} fails: {exc}") from None
 
 
 class ExpiringDiskCacheStore(DiskCacheStore):

@@ -12,17 +12,24 @@ ordered id index for ``scan``, because ``keys()`` returns at most 10,000 keys, i
 (``seconds_left``), so the library reclaims expired rows, never before the store's clock
 says they expired (LIVE-3).
 
+The library passes the SQLite and file errors of ``DiskStore`` through; the wrapper makes
+them ``StoreUnavailable`` (ERR-4). (Handing ``DiskStore`` a ``diskcache.Cache`` of one's
+own, ``disk_cache=``, does not work while the cache is empty: the library tests it for
+truth, an empty cache is false, and the store is left without one.)
+
 Capabilities: none. The library keeps time itself, so the store cannot take the kit's
 clock (no ``injectable_clock``; the kit checks expiry in real time). ``DiskStore`` keeps
 its files, but reopening them needs a URL scheme registered by an installed package
 (CAP-2), and the index lives in one process: no ``durable``, no ``multi_process``.
-Hooks: ``corrupt_for_testing`` from ``RecordStore``; no ``disconnect_for_testing``.
+Hooks: ``corrupt_for_testing`` from ``RecordStore``; ``disconnect_for_testing`` on
+``DiskStore`` (its files disappear); none on ``MemoryStore``, which has no backend to lose.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Sequence
 from typing import Any
@@ -33,7 +40,7 @@ from key_value.aio.stores.memory import MemoryStore
 from sessionstore import Capabilities, Clock
 from sessionstore.toolkit import Record, RecordStore
 
-from ._rows import IdIndex, row_from_text, row_text, seconds_left
+from ._rows import IdIndex, row_from_text, row_text, seconds_left, unavailable_on
 
 COLLECTION = "sessions"
 
@@ -42,6 +49,8 @@ class KeyValueStore(RecordStore):
     """Sessions in a py-key-value store, one dict ``{"row": row_text}`` per session."""
 
     capabilities = Capabilities()
+    #: the library's exceptions that mean its backend is gone (ERR-4)
+    failures: tuple[type[BaseException], ...] = ()
 
     def __init__(self, kv: Any, **options: Any) -> None:
         super().__init__(**options)  # no clock: the library's ttl runs on the wall clock
@@ -50,7 +59,8 @@ class KeyValueStore(RecordStore):
         self._lock = asyncio.Lock()  # makes read-compare-put one step (CONC-1)
 
     async def read(self, id: str) -> Record | None:
-        value = await self._kv.get(id, collection=COLLECTION)
+        with unavailable_on(self.failures, type(self._kv).__name__):
+            value = await self._kv.get(id, collection=COLLECTION)
         return None if value is None else row_from_text(id, value["row"])
 
     async def write(self, record: Record, expected: Record | None) -> bool:
@@ -58,7 +68,10 @@ class KeyValueStore(RecordStore):
             if await self.read(record.id) != expected:
                 return False
             ttl = seconds_left(record, self._now())
-            await self._kv.put(record.id, {"row": row_text(record)}, collection=COLLECTION, ttl=ttl)
+            with unavailable_on(self.failures, type(self._kv).__name__):
+                await self._kv.put(
+                    record.id, {"row": row_text(record)}, collection=COLLECTION, ttl=ttl
+                )
             self._ids.add(record.id)
             return True
 
@@ -66,7 +79,8 @@ class KeyValueStore(RecordStore):
         async with self._lock:
             if await self.read(expected.id) != expected:
                 return False
-            await self._kv.delete(expected.id, collection=COLLECTION)
+            with unavailable_on(self.failures, type(self._kv).__name__):
+                await self._kv.delete(expected.id, collection=COLLECTION)
             self._ids.discard(expected.id)
             return True
 
@@ -90,6 +104,8 @@ class KeyValueStore(RecordStore):
 class DiskKeyValueStore(KeyValueStore):
     """``KeyValueStore`` on a ``DiskStore`` in a temporary directory, removed on close."""
 
+    failures = (sqlite3.Error, OSError)
+
     def __init__(self, **options: Any) -> None:
         self._directory = tempfile.mkdtemp(prefix="peer-kv-disk-")
         super().__init__(DiskStore(directory=self._directory), **options)
@@ -97,6 +113,11 @@ class DiskKeyValueStore(KeyValueStore):
     async def close_storage(self) -> None:
         await self._kv.close()
         shutil.rmtree(self._directory, ignore_errors=True)
+
+    async def disconnect_for_testing(self) -> None:
+        """ERR-4's hook: the files disappear under the store."""
+        await self._kv.close()
+        shutil.rmtree(self._directory)
 
 
 def memory_factory(*, clock: Clock) -> KeyValueStore:

@@ -126,9 +126,17 @@ class RedisWatchStore(RecordStore):
             while True:
                 try:
                     await tx.watch(self._ids)
-                    ids = [i.decode() for i in await tx.zrange(
-                        self._ids, start, "+", bylex=True, offset=0 if limit else None, num=limit
-                    )]
+                    ids = [
+                        i.decode()
+                        for i in await tx.zrange(
+                            self._ids,
+                            start,
+                            "+",
+                            bylex=True,
+                            offset=0 if limit else None,
+                            num=limit,
+                        )
+                    ]
                     if ids:
                         await tx.watch(*map(self.key, ids))
                     raws = await tx.mget(list(map(self.key, ids))) if ids else []
