@@ -221,11 +221,15 @@ class ReadBack:
 
     async def count(self, budget: Budget) -> None:
         got = await self.store.count()
-        expect(got == self.stored, "COUNT-1", f"count() is {got:,} for {self.stored:,} live sessions")
+        expect(
+            got == self.stored, "COUNT-1", f"count() is {got:,} for {self.stored:,} live sessions"
+        )
 
     async def walk_with(self, limit: int, budget: Budget) -> None:
         sessions = await walk(self.store, limit, budget)
-        expect_every_id_once([s.id for s in sessions], self.want, "LIST-2", f"a walk with limit={limit}")
+        expect_every_id_once(
+            [s.id for s in sessions], self.want, "LIST-2", f"a walk with limit={limit}"
+        )
         wrong = [s.id for s in sessions if s.data != data_of(self.index[s.id])]
         expect(not wrong, "LIST-1", f"listed sessions with other data: {wrong[:3]}")
 
@@ -259,7 +263,10 @@ async def check_large_store(ctx: Ctx) -> None:
     ids = generated_ids(TARGET.get(ctx.profile, TARGET["dev"]), rng)
     stored, how = await fill(store, ids[:FIRST_STAGE], budget)
     if stored <= SCAN_LIMITS[0]:
-        raise NotVerified(CLAUSES, f"only {stored:,} sessions stored by {how} in {budget.elapsed():.1f} s: a large store needs over {SCAN_LIMITS[0]:,}")
+        raise NotVerified(
+            CLAUSES,
+            f"only {stored:,} sessions stored by {how} in {budget.elapsed():.1f} s: a large store needs over {SCAN_LIMITS[0]:,}",
+        )
     began = time.perf_counter()
     try:
         await ReadBack(store, ids, stored, how).run(budget)
