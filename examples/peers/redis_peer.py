@@ -6,7 +6,8 @@ runs optimistic transactions: ``WATCH`` keys, read them, queue writes after ``MU
 ``EXEC`` applies them only if no watched key changed meanwhile (else ``WatchError``).
 
 What the wrapper adds (on ``RecordStore``): compare-and-set as WATCH, GET, compare,
-MULTI, SET, EXEC (``write``, ``remove``); the record's fields beside its data
+MULTI, SET, EXEC (``write``, ``remove``), for all the rows of an import at once
+(``write_many``: all or nothing, and isolated); the record's fields beside its data
 (``_rows.row_bytes``); the ids in a sorted set for ``scan``, read with the rows in one
 watched transaction so that a page, a count and an export each see one instant (LIST-1,
 COUNT-1, EXPORT-1); ids whose key the server expired are dropped from the set in a
@@ -37,7 +38,7 @@ import redis.asyncio as redis
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
 from sessionstore import Capabilities, Clock, StoreUnavailable
-from sessionstore.toolkit import Record, RecordStore
+from sessionstore.toolkit import Record, RecordStore, Write
 
 from ._rows import row_bytes, row_from_bytes
 
@@ -61,17 +62,29 @@ class RedisWatchStore(RecordStore):
             return _row(id, await self._redis.get(self.key(id)))
 
     async def write(self, record: Record, expected: Record | None) -> bool:
+        return await self.write_many([(record, expected)])
+
+    async def write_many(self, writes: Sequence[Write]) -> bool:
+        """Every write in one transaction, so that an import is all or nothing and no
+        reader sees part of it (IMPORT-2, CONC-1; the toolkit's default writes one row at
+        a time)."""
+        if not writes:
+            return True
+        keys = [self.key(record.id) for record, _ in writes]
         async with self._engine(), self._redis.pipeline() as tx:
             try:
-                await tx.watch(self.key(record.id))
-                if _row(record.id, await tx.get(self.key(record.id))) != expected:
-                    return False
+                await tx.watch(*keys)
+                stored = await tx.mget(keys)
+                for (record, expected), raw in zip(writes, stored, strict=True):
+                    if _row(record.id, raw) != expected:
+                        return False
                 tx.multi()
-                tx.set(self.key(record.id), row_bytes(record), pxat=record.expires_ms)
-                tx.zadd(self._ids, {record.id: 0})
+                for record, _ in writes:
+                    tx.set(self.key(record.id), row_bytes(record), pxat=record.expires_ms)
+                tx.zadd(self._ids, {record.id: 0 for record, _ in writes})
                 await tx.execute()
                 return True
-            except WatchError:  # another client wrote the key after our GET
+            except WatchError:  # another client wrote one of the keys after our read
                 return False
 
     async def remove(self, expected: Record) -> bool:
