@@ -32,7 +32,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
@@ -78,7 +78,7 @@ class RedisWatchStore(RecordStore):
                 for (record, expected), raw in zip(writes, stored, strict=True):
                     if _row(record.id, raw) != expected:
                         return False
-                tx.multi()
+                tx.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
                 for record, _ in writes:
                     tx.set(self.key(record.id), row_bytes(record), pxat=record.expires_ms)
                 tx.zadd(self._ids, {record.id: 0 for record, _ in writes})
@@ -93,7 +93,7 @@ class RedisWatchStore(RecordStore):
                 await tx.watch(self.key(expected.id))
                 if _row(expected.id, await tx.get(self.key(expected.id))) != expected:
                     return False
-                tx.multi()
+                tx.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
                 tx.delete(self.key(expected.id))
                 tx.zrem(self._ids, expected.id)
                 await tx.execute()
@@ -139,30 +139,29 @@ class RedisWatchStore(RecordStore):
             while True:
                 try:
                     await tx.watch(self._ids)
-                    ids = [
-                        i.decode()
-                        for i in await tx.zrange(
-                            self._ids,
-                            start,
-                            "+",
-                            bylex=True,
-                            offset=0 if limit else None,
-                            num=limit,
-                        )
-                    ]
+                    page = 0 if limit else None
+                    found = cast(  # the client returns bytes (no decode_responses)
+                        "list[bytes]",
+                        await tx.zrange(self._ids, start, "+", bylex=True, offset=page, num=limit),
+                    )
+                    ids = [i.decode() for i in found]
                     if ids:
                         await tx.watch(*map(self.key, ids))
-                    raws = await tx.mget(list(map(self.key, ids))) if ids else []
+                    keys = list(map(self.key, ids))
+                    raws = cast("list[bytes | None]", await tx.mget(keys) if ids else [])
                     gone = [id for id, raw in zip(ids, raws, strict=True) if raw is None]
-                    tx.multi()
+                    tx.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
                     if gone:  # expired by the server: drop them, then read again
                         tx.zrem(self._ids, *gone)
                     await tx.execute()
                     if not gone:
-                        return [row_from_bytes(id, raw) for id, raw in zip(ids, raws, strict=True)]
+                        return [
+                            row_from_bytes(id, raw or b"")
+                            for id, raw in zip(ids, raws, strict=True)
+                        ]
                 except WatchError:
                     pass
-                await tx.reset()
+                await tx.reset()  # type: ignore[no-untyped-call]
 
     @asynccontextmanager
     async def _engine(self) -> AsyncIterator[None]:
@@ -172,7 +171,8 @@ class RedisWatchStore(RecordStore):
             raise StoreUnavailable(f"the Redis server is unreachable: {exc}") from None
 
 
-def _row(id: str, raw: bytes | None) -> Record | None:
+def _row(id: str, raw: Any) -> Record | None:
+    """The record of a GET's reply (bytes, or None when the key is gone)."""
     return None if raw is None else row_from_bytes(id, raw)
 
 
