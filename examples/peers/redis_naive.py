@@ -1,8 +1,8 @@
 """redis-py with GET-then-SET: what a hurried implementer writes. WRONG ON PURPOSE.
 
 The same store as ``redis_peer`` (read its docstring), except that the conditional write
-and remove are a GET, a comparison in Python, then a SET (or DEL) on whatever connection
-the pool hands out: nothing stops another client from writing between the two. Two
+and remove of one row are a GET, a comparison in Python, then a SET (or DEL) on whatever
+connection the pool hands out: nothing stops another client from writing between the two. Two
 concurrent ``create(id=x)`` both see no row and both write; two ``replace(…,
 expected_version=1)`` both see version 1 and both win; concurrent ``update`` calls lose
 increments. The kit must reject it: CREATE-3, REPLACE-2, UPDATE-1, CONC-1
@@ -28,6 +28,7 @@ class RedisGetThenSetStore(RedisWatchStore):
             # the race: another client may write this key right here
             await self._redis.set(self.key(record.id), row_bytes(record), pxat=record.expires_ms)
             await self._redis.zadd(self._ids, {record.id: 0})
+            await self._redis.incr(self._generation)
             return True
 
     async def remove(self, expected: Record) -> bool:
@@ -36,6 +37,7 @@ class RedisGetThenSetStore(RedisWatchStore):
                 return False
             await self._redis.delete(self.key(expected.id))
             await self._redis.zrem(self._ids, expected.id)
+            await self._redis.incr(self._generation)
             return True
 
 

@@ -8,10 +8,10 @@ runs optimistic transactions: ``WATCH`` keys, read them, queue writes after ``MU
 What the wrapper adds (on ``RecordStore``): compare-and-set as WATCH, GET, compare,
 MULTI, SET, EXEC (``write``, ``remove``), for all the rows of an import at once
 (``write_many``: all or nothing, and isolated); the record's fields beside its data
-(``_rows.row_bytes``); the ids in a sorted set for ``scan``, read with the rows in one
-watched transaction so that a page, a count and an export each see one instant (LIST-1,
-COUNT-1, EXPORT-1); ids whose key the server expired are dropped from the set in a
-transaction that checks the key is still gone. Each key expires at its row's expiry
+(``_rows.row_bytes``); the ids in a sorted set for ``scan``; a generation counter that
+every write increments in its transaction, which a page, a count or an export watches
+while it reads, so that each sees one instant (LIST-1, COUNT-1, EXPORT-1); ids whose
+key the server expired are dropped from the set in that transaction. Each key expires at its row's expiry
 (``PXAT``), so the server reclaims it, never before the store's clock says it expired
 (LIVE-3). Connection failures become ``StoreUnavailable`` (ERR-4). Every store gets a key
 prefix of its own, deleted on close.
@@ -42,6 +42,9 @@ from sessionstore.toolkit import Record, RecordStore, Write
 
 from ._rows import row_bytes, row_from_bytes
 
+#: Ids and rows read per round trip by scans, counts and exports.
+PAGE = 1000
+
 
 class RedisWatchStore(RecordStore):
     """Sessions under ``{prefix}s:{id}``, their ids in the sorted set ``{prefix}ids``."""
@@ -53,6 +56,7 @@ class RedisWatchStore(RecordStore):
         self._redis = redis.Redis.from_url(url)
         self._prefix = f"peer:{uuid.uuid4().hex}:"
         self._ids = f"{self._prefix}ids"
+        self._generation = f"{self._prefix}generation"  # counts every write (INCR in each)
 
     def key(self, id: str) -> str:
         return f"{self._prefix}s:{id}"
@@ -62,44 +66,65 @@ class RedisWatchStore(RecordStore):
             return _row(id, await self._redis.get(self.key(id)))
 
     async def write(self, record: Record, expected: Record | None) -> bool:
-        return await self.write_many([(record, expected)])
+        """One row: WATCH its key, GET, compare, then MULTI … EXEC."""
+        key = self.key(record.id)
+        async with self._engine(), self._redis.pipeline() as tx:
+            try:
+                await tx.watch(key)
+                if _row(record.id, await tx.get(key)) != expected:
+                    return False
+                tx.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+                self._queue_writes(tx, [record])
+                await tx.execute()
+                return True
+            except WatchError:  # another client wrote the key after our GET
+                return False
 
     async def write_many(self, writes: Sequence[Write]) -> bool:
-        """Every write in one transaction, so that an import is all or nothing and no
-        reader sees part of it (IMPORT-2, CONC-1; the toolkit's default writes one row at
-        a time)."""
+        """Every write of an import in one transaction, all or nothing and seen whole
+        (IMPORT-2, CONC-1; the toolkit's default writes a row at a time). It watches the
+        generation, not every key: WATCH costs time quadratic in the keys it is given at
+        once (Redis 7.0: 23 s for 40,000 keys)."""
         if not writes:
             return True
         keys = [self.key(record.id) for record, _ in writes]
         async with self._engine(), self._redis.pipeline() as tx:
             try:
-                await tx.watch(*keys)
+                await tx.watch(self._generation)
                 stored = await tx.mget(keys)
                 for (record, expected), raw in zip(writes, stored, strict=True):
                     if _row(record.id, raw) != expected:
                         return False
-                tx.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-                for record, _ in writes:
-                    tx.set(self.key(record.id), row_bytes(record), pxat=record.expires_ms)
-                tx.zadd(self._ids, {record.id: 0 for record, _ in writes})
+                tx.multi()  # type: ignore[no-untyped-call]
+                self._queue_writes(tx, [record for record, _ in writes])
                 await tx.execute()
                 return True
-            except WatchError:  # another client wrote one of the keys after our read
+            except WatchError:  # another client wrote meanwhile
                 return False
 
     async def remove(self, expected: Record) -> bool:
+        key = self.key(expected.id)
         async with self._engine(), self._redis.pipeline() as tx:
             try:
-                await tx.watch(self.key(expected.id))
-                if _row(expected.id, await tx.get(self.key(expected.id))) != expected:
+                await tx.watch(key)
+                if _row(expected.id, await tx.get(key)) != expected:
                     return False
-                tx.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-                tx.delete(self.key(expected.id))
+                tx.multi()  # type: ignore[no-untyped-call]
+                tx.delete(key)
                 tx.zrem(self._ids, expected.id)
+                tx.incr(self._generation)
                 await tx.execute()
                 return True
             except WatchError:
                 return False
+
+    def _queue_writes(self, tx: Any, records: Sequence[Record]) -> None:
+        """After MULTI: the rows, each key expiring with its row (LIVE-3), their ids in the
+        index, and a new generation, which tells readers that something changed."""
+        for record in records:
+            tx.set(self.key(record.id), row_bytes(record), pxat=record.expires_ms)
+        tx.zadd(self._ids, {record.id: 0 for record in records})
+        tx.incr(self._generation)
 
     async def scan(self, after: str | None, limit: int) -> Sequence[Record]:
         return await self._rows(after, limit)
@@ -132,36 +157,46 @@ class RedisWatchStore(RecordStore):
 
     async def _rows(self, after: str | None, limit: int | None) -> list[Record]:
         """Up to ``limit`` rows (all when None) with ids after ``after``, as at one
-        instant: the ids and then their keys are watched, and an EXEC that fails (a
-        watched key changed) reads again."""
-        start = "-" if after is None else f"({after}"
+        instant: read in pages with the generation watched, so that an EXEC that fails
+        (something was written meanwhile) reads again. Ids whose key the server expired
+        are dropped from the index in that EXEC, and the rows read again."""
         async with self._engine(), self._redis.pipeline() as tx:
             while True:
                 try:
-                    await tx.watch(self._ids)
-                    page = 0 if limit else None
-                    found = cast(  # the client returns bytes (no decode_responses)
-                        "list[bytes]",
-                        await tx.zrange(self._ids, start, "+", bylex=True, offset=page, num=limit),
-                    )
-                    ids = [i.decode() for i in found]
-                    if ids:
-                        await tx.watch(*map(self.key, ids))
-                    keys = list(map(self.key, ids))
-                    raws = cast("list[bytes | None]", await tx.mget(keys) if ids else [])
+                    await tx.watch(self._generation)
+                    ids, raws = await self._read_ids_and_rows(tx, after, limit)
                     gone = [id for id, raw in zip(ids, raws, strict=True) if raw is None]
-                    tx.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-                    if gone:  # expired by the server: drop them, then read again
+                    tx.multi()  # type: ignore[no-untyped-call]
+                    if gone:
                         tx.zrem(self._ids, *gone)
                     await tx.execute()
                     if not gone:
-                        return [
-                            row_from_bytes(id, raw or b"")
-                            for id, raw in zip(ids, raws, strict=True)
-                        ]
+                        rows = zip(ids, raws, strict=True)
+                        return [row_from_bytes(id, raw or b"") for id, raw in rows]
                 except WatchError:
                     pass
                 await tx.reset()  # type: ignore[no-untyped-call]
+
+    async def _read_ids_and_rows(
+        self, tx: Any, after: str | None, limit: int | None
+    ) -> tuple[list[str], list[bytes | None]]:
+        """The ids after ``after`` and their stored rows (None: gone), a page at a time."""
+        ids: list[str] = []
+        raws: list[bytes | None] = []
+        while limit is None or len(ids) < limit:
+            start = "-" if after is None else f"({after}"
+            page = PAGE if limit is None else min(PAGE, limit - len(ids))
+            found = cast(
+                "list[bytes]",
+                await tx.zrange(self._ids, start, "+", bylex=True, offset=0, num=page),
+            )
+            if not found:
+                break
+            batch = [i.decode() for i in found]
+            ids += batch
+            raws += cast("list[bytes | None]", await tx.mget(list(map(self.key, batch))))
+            after = batch[-1]
+        return ids, raws
 
     @asynccontextmanager
     async def _engine(self) -> AsyncIterator[None]:
