@@ -9,8 +9,11 @@ What the wrapper adds (on ``RecordStore``): compare-and-set, which the library l
 in one event loop; the record's fields beside its data (``_rows.row_text``); and an
 ordered id index for ``scan``, because ``keys()`` returns at most 10,000 keys, in no order
 (LIST-1, COUNT-1 beyond that). Each row is put with a ttl of what is left of its life
-(``seconds_left``), so the library reclaims expired rows, never before the store's clock
-says they expired (LIVE-3).
+(``seconds_left``), so the library hides it once expired, never before the store's clock
+says so (LIVE-1). ``MemoryStore`` never frees an expired entry (its cache compares
+expiry instants in epoch seconds with a ``time.monotonic`` timer), so ``scan`` deletes
+the expired entries it meets, and ``purge_expired``, which scans every row, frees them
+all (LIVE-3, PURGE-1).
 
 The library passes the SQLite and file errors of ``DiskStore`` through; the wrapper makes
 them ``StoreUnavailable`` (ERR-4). (Handing ``DiskStore`` a ``diskcache.Cache`` of one's
@@ -93,8 +96,9 @@ class KeyValueStore(RecordStore):
                     return rows
                 for id in ids:
                     row = await self.read(id)
-                    if row is None:  # the library expired it: forget the id
+                    if row is None:  # the library expired it: forget the id, drop the entry
                         self._ids.discard(id)
+                        await self._kv.delete(id, collection=COLLECTION)
                     else:
                         rows.append(row)
                 after = ids[-1]
