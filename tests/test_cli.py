@@ -105,7 +105,9 @@ def test_require_verified_fails_a_run_that_leaves_must_clauses_unknown() -> None
         "run", "memory://", "--profile", "ci", "-k", "declarations", "-q", "--require-verified"
     )
     assert required.returncode == 1, required.stdout + required.stderr
-    assert required.stdout.rstrip().splitlines()[-1].startswith("FAIL — and ")
+    # nothing failed but the unverified clauses: the line names the option that failed it
+    last = required.stdout.rstrip().splitlines()[-1]
+    assert last.startswith("FAIL — because --require-verified: "), last
 
 
 def test_strict_fails_a_should_clause_that_is_not_met(tmp_path: Path) -> None:
@@ -143,3 +145,29 @@ def test_a_hung_store_fails_with_no_answer(tmp_path: Path) -> None:
     )  # fmt: skip
     assert out.returncode == 1, out.stdout + out.stderr
     assert "no answer in 0.5 s" in out.stdout
+
+
+def test_the_kit_s_warnings_are_one_line_among_the_progress(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A LargeStoreWarning read as Python's default display: the kit's file and line, then
+    the source line 'warnings.warn(' on a line of its own, in the middle of the progress."""
+    import warnings
+
+    from click.testing import CliRunner
+
+    from sessionstore_conformance.checks import scale
+    from sessionstore_conformance.cli import main
+
+    monkeypatch.setitem(scale.TARGET, "ci", 11_000)  # decided below 65,536: it warns
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        result = CliRunner().invoke(
+            main, ["run", "memory://", "--profile", "ci", "-k", "large_store"]
+        )
+    out = result.output + capsys.readouterr().err
+    assert result.exit_code == 0, out
+    assert (
+        "warning (LargeStoreWarning): COUNT-1, LIST-1, LIST-2 and EXPORT-1 hold for 11,000" in out
+    )
+    assert "warnings.warn(" not in out and "scale.py" not in out

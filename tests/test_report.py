@@ -90,4 +90,9 @@ def test_the_last_line_names_unverified_must_clauses() -> None:
     assert rendered(lax).rstrip().splitlines()[-1].startswith("PASS — but ")
     strict = Report(**{**lax.__dict__, "options": Options("ci", require_verified=True)})
     last = rendered(strict).rstrip().splitlines()[-1]
+    # nothing failed but the unverified clauses: the line says that the option failed it
+    # (it read "FAIL — and 60 MUST clauses not verified", as if something else had failed)
+    assert last.startswith("FAIL — because --require-verified: ") and "clauses not verified" in last
+    both = Report(**{**report.__dict__, "options": Options("ci", require_verified=True)})
+    last = rendered(both).rstrip().splitlines()[-1]
     assert last.startswith("FAIL — and ") and "--require-verified" not in last

@@ -12,8 +12,10 @@ The options and ``--help`` need nothing of the kit; each command imports it when
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TYPE_CHECKING
+import warnings
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -226,7 +228,28 @@ def run_command(
             enforce_budgets=enforce_budgets,
             call_timeout=call_timeout,
         )
-        report = run(target, select=chosen, progress=progress, options=options)
+        with warnings.catch_warnings():
+            shown = warnings.showwarning
+
+            def show(
+                message: Warning | str,
+                category: type[Warning],
+                filename: str,
+                lineno: int,
+                file: TextIO | None = None,
+                line: str | None = None,
+            ) -> None:
+                """The kit's own warnings (LargeStoreWarning) as one line among the
+                progress lines, not Python's default: its file, line and source line."""
+                if f"{os.sep}sessionstore_conformance{os.sep}" not in filename:
+                    shown(message, category, filename, lineno, file, line)
+                else:
+                    console.print(
+                        f"warning ({category.__name__}): {escape(str(message))}", soft_wrap=True
+                    )
+
+            warnings.showwarning = show
+            report = run(target, select=chosen, progress=progress, options=options)
     except EmptySelection:
         console.print(
             f"[bold red]error:[/] -k {escape(repr(only))} matches no check name or clause id"

@@ -187,13 +187,15 @@ def verdict_line(report: Report) -> str:
         )
     unverified = report.unverified_must
     if unverified:
-        how = "and" if report.failed else "but"
-        verdict += (
-            f" — {how} {len(unverified)} MUST clause{'s' if len(unverified) > 1 else ''} "
-            f"not verified: {', '.join(unverified)}"
-        )
+        clauses = f"{len(unverified)} MUST clause{'s' if len(unverified) > 1 else ''}"
+        failing = [c for c in report.clauses if report.fails_run(c) and c.outcome != "unknown"]
         if not report.options.require_verified:
-            verdict += " (--require-verified fails such a run)"
+            how, why = ("and" if report.failed else "but"), " (--require-verified fails such a run)"
+        elif failing:
+            how, why = "and", ""
+        else:  # nothing failed but what no check decided: say which option made it a failure
+            how, why = "because --require-verified:", ""
+        verdict += f" — {how} {clauses} not verified: {', '.join(unverified)}{why}"
     table = report.latency
     if table is not None and table.breaches() and not report.options.enforce_budgets:
         verdict += " — latency over budget, advisory (--enforce-budgets fails such a run)"
