@@ -21,6 +21,11 @@ The races: ``create`` of one id (CREATE-3: exactly one wins), ``replace`` with o
 ``expected_version`` (REPLACE-2: exactly one wins), ``delete`` and ``replace`` with one
 ``expected_version`` (DELETE-2, REPLACE-2: exactly one of them wins), and ``update``
 increments raced by ``touch`` (UPDATE-1: none lost). Messages give exact counts.
+
+One more race is of a different shape: an ``import_`` of many sessions is *one*
+operation, so readers running beside it must see none of it or all of it (CONC-1), never
+a part. A store that applies an import a row at a time (the toolkit's default
+``write_many`` over primitives that yield) shows intermediate counts to them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from functools import partial
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from sessionstore import (
     Session,
@@ -47,6 +53,7 @@ from ..target import reopen
 from ..wire.transforms import incrementing
 from .durability import store_url
 from .registry import Ctx, check
+from .scale import as_text, export_item
 
 #: Clients racing in one burst.
 TASKS = 50
@@ -56,6 +63,15 @@ BURSTS = {"ci": 5, "dev": 10, "thorough": 40}
 INSTANCES = 3
 #: A touch ttl far longer than any burst: nothing expires while the kit races.
 LONG_TTL = timedelta(hours=1)
+#: Sessions in each import that readers watch: few enough for one listing to hold the
+#: whole store, then more than a store may apply in one step (the memory store prepares
+#: an import of over 2,000 beside its indexes); and the readers watching each.
+IMPORT_SIZES = (200, 2_500)
+READERS = 4
+
+
+def max_list_limit(store: SessionStore) -> int:
+    return int(getattr(getattr(store, "limits", None), "max_list_limit", 1000))
 
 
 def bursts(ctx: Ctx) -> int:
@@ -258,4 +274,86 @@ async def check_concurrent_updates(ctx: Ctx) -> None:
                 ("CONC-1", "REC-3"),
                 f"{where}: {updates} concurrent updates took version {made.version} to "
                 f"{final.version if final else None}, not {made.version + updates}",
+            )
+
+
+@dataclass
+class ImportWatch:
+    """What readers saw beside one import: the count() values, and for each listing that
+    held the whole store, how many of the import's sessions it held."""
+
+    stores: list[SessionStore]
+    imported: set[str]
+    limit: int
+    counts: set[int] = field(default_factory=set)
+    listed: set[int] = field(default_factory=set)
+    importing: bool = True
+
+    async def reader(self, i: int, warm: Callable[[], None]) -> None:
+        store = self.stores[i % len(self.stores)]
+        await store.get(f"warm-{i}")
+        warm()
+        while self.importing:
+            self.counts.add(await store.count())
+            page = await store.list(limit=self.limit)
+            if page.cursor is None:  # the whole store in one listing
+                self.listed.add(sum(s.id in self.imported for s in page.sessions))
+            await anyio.lowlevel.checkpoint()  # a store that never yields must not starve it
+
+    async def beside(self, store: SessionStore, document: bytes) -> None:
+        """Import ``document`` into ``store`` once READERS readers are warm, reading."""
+        warm, all_warm = 0, anyio.Event()
+
+        def one_warm() -> None:
+            nonlocal warm
+            warm += 1
+            if warm == READERS:
+                all_warm.set()
+
+        async with anyio.create_task_group() as tg:
+            for i in range(READERS):
+                tg.start_soon(self.reader, i, one_warm)
+            await all_warm.wait()
+            try:
+                await store.import_(document)
+            finally:
+                self.importing = False
+
+
+@check("CONC-1", "IMPORT-6")
+async def check_import_seen_whole(ctx: Ctx) -> None:
+    """While an import of many sessions runs, concurrent readers see none of it or all of
+    it: every count() is the count before or after, every listing holds none or all."""
+    rounds = IMPORT_SIZES * max(1, bursts(ctx) // 5)
+    total = len(rounds)
+    async with instances(ctx) as stores:
+        for n, size in enumerate(rounds, 1):
+            ids = [f"whole-{n}-{i:04d}" for i in range(size)]
+            document = as_text([export_item(sid, i) for i, sid in enumerate(ids)])
+            before = await ctx.store.count()
+            limit = min(size + before + 1, max_list_limit(ctx.store))
+            watch = ImportWatch(stores, set(ids), limit)
+            await watch.beside(ctx.store, document)
+            where = _where(stores, n, total)
+            after = before + size
+            seen = await ctx.store.count()
+            expect(
+                seen == after,
+                "IMPORT-6",
+                f"{where}: count() is {seen} after importing {size} new sessions into {before}",
+            )
+            between = sorted(c for c in watch.counts if c not in (before, after))
+            expect(
+                not between,
+                "CONC-1",
+                f"{where}: readers beside an import of {size} sessions (into "
+                f"{before}) saw count() at {len(between)} values between, e.g. "
+                f"{between[:5]}: the import is one operation, seen whole or not at all",
+            )
+            partial_lists = sorted(k for k in watch.listed if k not in (0, size))
+            expect(
+                not partial_lists,
+                "CONC-1",
+                f"{where}: listings beside an import of {size} sessions held "
+                f"{partial_lists[:5]} of them: the import is one operation, seen whole or not at all",
             )
