@@ -244,6 +244,87 @@ async def test_a_rejected_import_changes_nothing_and_a_closed_store_refuses() ->
         await store.get("a")
 
 
+# --- many-row operations: alone through the gate, seen whole ---------------------------
+
+
+class UngatedStore(SuspendingStore):
+    """The suspending store with the gate open to all: its import's rows land one at a
+    time among other calls, as the toolkit's default did before the gate (its one
+    defect: an import seen part-way, against CONC-1)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._gate = _OpenGate()
+
+
+class _OpenGate:
+    async def shared(self, call: Any, *args: Any) -> Any:
+        return await call(*args)
+
+    alone = shared
+
+
+async def _counts_beside_an_import(store: DictStore, size: int) -> set[int]:
+    """The values count() took while an import of ``size`` new sessions ran."""
+    seen: set[int] = set()
+    importing = True
+
+    async def reader() -> None:
+        while importing:
+            seen.add(await store.count())
+            await asyncio.sleep(0)
+
+    readers = [asyncio.ensure_future(reader()) for _ in range(3)]
+    await asyncio.sleep(0)
+    try:
+        await store.import_(_document([_record(f"s{i:03d}", i) for i in range(size)]))
+    finally:
+        importing = False
+        await asyncio.gather(*readers)
+    return seen
+
+
+async def test_an_import_is_seen_whole_by_concurrent_readers() -> None:
+    assert await _counts_beside_an_import(SuspendingStore(), 100) <= {0, 100}
+
+
+async def test_without_the_gate_readers_see_part_of_an_import() -> None:
+    seen = await _counts_beside_an_import(UngatedStore(), 100)
+    assert len(seen - {0, 100}) > 10  # rows landing one at a time
+
+
+def test_the_kit_rejects_an_import_seen_part_way() -> None:
+    report = run(
+        lambda *, clock: UngatedStore(clock=clock),
+        profile="ci",
+        select=lambda check: check.name == "import_seen_whole",
+    )
+    failed = {c.clause.id for c in report.clauses if c.outcome == "fail"}
+    assert failed == {"CONC-1"}
+    messages = [m for c in report.clauses if c.clause.id == "CONC-1" for m in c.messages]
+    assert any("saw count() at" in m for m in messages), messages
+
+
+async def test_point_calls_wait_for_a_many_row_operation_and_then_go_on() -> None:
+    store = SuspendingStore()
+    made = await store.create({"n": 0})
+    order: list[str] = []
+
+    async def slow_count(now_ms: int) -> int:
+        order.append("count starts")
+        await asyncio.sleep(0.01)
+        order.append("count ends")
+        return len(store.rows)
+
+    store.count_live = slow_count  # type: ignore[method-assign]
+    counting = asyncio.ensure_future(store.count())
+    await asyncio.sleep(0)
+    got = await store.get(made.id)
+    order.append("get returned")
+    assert await counting == 1 and got is not None
+    assert order == ["count starts", "count ends", "get returned"]
+
+
 # --- the helpers are the reference stores' own functions ----------------------------------
 
 

@@ -20,7 +20,9 @@ a version alone would let a stale write through (an ABA race).
 What spans many rows — ``count``, ``purge_expired``, ``export`` and import — has default
 implementations over ``scan`` and ``write`` that a subclass may replace with its engine's
 own (an index on ``expires_at``, one read transaction, one write transaction); their
-docstrings say what the defaults guarantee.
+docstrings say what the defaults guarantee. Each runs alone through a gate that the
+point operations' primitive calls pass shared (:mod:`sessionstore.toolkit._gate`), so
+within one process it takes effect at one instant, as CONC-1 asks of every operation.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from ..values import (
     Page,
     Session,
 )
+from ._gate import Gate
 
 #: One write of :meth:`RecordStore.write_many`: the new row and the row it replaces
 #: (None: no row is stored under that id).
@@ -104,6 +107,7 @@ class RecordStore(ClosesOnExit, ABC):
         self._default_ttl_ms = None if default_ttl is None else ttl_to_ms(default_ttl, limits)
         self._now: Callable[[], int] = now_ms_function(clock)  # epoch ms (REC-5, LIVE-4)
         self._closed = False
+        self._gate = Gate()  # many-row operations atomic in this process (CONC-1)
 
     # --- the primitives: a subclass writes these ------------------------------------------
 
@@ -141,11 +145,12 @@ class RecordStore(ClosesOnExit, ABC):
         failed. Import goes through here (IMPORT-2).
 
         The default writes one row at a time and, when a condition fails or a write
-        raises, puts back what it wrote, in reverse order, each row conditionally (a row
-        that another call overwrote meanwhile is left as that call wrote it). So it is all
-        or nothing when the engine keeps working, but not isolated: a concurrent reader
-        may see part of an import while it runs. A subclass over a transactional engine
-        overrides it with one transaction, which makes import atomic (CONC-1)."""
+        raises, puts back what it wrote, in reverse order, each row conditionally. So it
+        is all or nothing when the engine keeps working. The base class calls it alone
+        (:mod:`~sessionstore.toolkit._gate`): no other call of this store instance runs a
+        primitive meanwhile, so the import is seen whole in this process (CONC-1). Other
+        processes would see it row by row: a store that claims ``multi_process`` or
+        ``multi_host`` overrides it with one transaction."""
         done: list[Write] = []
         try:
             for record, expected in writes:
@@ -160,8 +165,8 @@ class RecordStore(ClosesOnExit, ABC):
 
     async def count_live(self, now_ms: int) -> int:
         """The number of rows live at ``now_ms`` (COUNT-1). The default scans every row;
-        it is exact when the scans are not interleaved with writes (a subclass whose
-        primitives never suspend, or that holds a lock across them). Override it with
+        the base class calls it alone, so no write of this store instance comes between
+        its scans (other processes' writes may: see :meth:`write_many`). Override it with
         the engine's own count of ``expires_ms`` null or greater than ``now_ms``."""
         live = 0
         async for batch in self._stored():
@@ -184,8 +189,8 @@ class RecordStore(ClosesOnExit, ABC):
     async def snapshot(self) -> Rows:
         """Every stored row, in id order, as at one instant: what ``export`` and
         ``export_chunks`` write (EXPORT-1). The default reads them all through
-        :meth:`scan`; it is a snapshot when the scans are not interleaved with writes.
-        Override it with one read transaction otherwise."""
+        :meth:`scan`, called alone as :meth:`count_live` is; a store shared between
+        processes overrides it with one read transaction."""
         return [record async for batch in self._stored() for record in batch]
 
     # --- the contract ---------------------------------------------------------------------
@@ -206,7 +211,7 @@ class RecordStore(ClosesOnExit, ABC):
         while True:
             self._open_check()
             now = self._now()
-            stored = await self.read(session_id)
+            stored = await self._gate.shared(self.read, session_id)
             if stored is not None and stored.is_live(now):  # CREATE-3, whatever the owner
                 if id is None:  # CREATE-2: a generated id never names a live session
                     session_id = new_id(self.limits)
@@ -214,7 +219,7 @@ class RecordStore(ClosesOnExit, ABC):
                 raise SessionExists(f"a live session with id {short_id(session_id)} exists")
             expires = None if ttl_ms is None else now + ttl_ms
             record = Record(session_id, encoded, 1, now, now, expires, owner)
-            if await self.write(record, stored):  # over an expired row: CREATE-4
+            if await self._gate.shared(self.write, record, stored):  # over expired: CREATE-4
                 return record.to_written_session()
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
@@ -246,7 +251,7 @@ class RecordStore(ClosesOnExit, ABC):
             now, current = await self._require(id, owner)
             current.check_version(expected_version)  # REPLACE-2
             record = _written(current, encoded, now, ttl_ms)
-            if await self.write(record, current):
+            if await self._gate.shared(self.write, record, current):
                 return record.to_written_session()
 
     async def update(
@@ -262,7 +267,7 @@ class RecordStore(ClosesOnExit, ABC):
             now, current = await self._require(id, owner)  # UPDATE-3: fn not called
             encoded = kept(encode_data(fn(decode_data(current.data, id)), self.limits))
             record = _written(current, encoded, now, ttl_ms)
-            if await self.write(record, current):
+            if await self._gate.shared(self.write, record, current):
                 return record.to_written_session()
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
@@ -274,7 +279,7 @@ class RecordStore(ClosesOnExit, ABC):
             now, current = await self._require(id, owner)
             decode_data(current.data, id)  # ERR-3 before any change (ERR-2)
             record = current._replace(expires_ms=now + ttl_ms)
-            if await self.write(record, current):
+            if await self._gate.shared(self.write, record, current):
                 return record.to_session()
 
     async def delete(
@@ -290,7 +295,7 @@ class RecordStore(ClosesOnExit, ABC):
             if current is None:
                 return False
             current.check_version(expected_version)
-            if await self.remove(current):
+            if await self._gate.shared(self.remove, current):
                 return True
 
     async def list(self, *, cursor: str | None = None, limit: int = 100) -> Page:
@@ -302,7 +307,7 @@ class RecordStore(ClosesOnExit, ABC):
             check_id(cursor, self.limits)  # LIST-3
         self._open_check()
         now = self._now()
-        rows = await self.scan(cursor, limit + 1)
+        rows = await self._gate.shared(self.scan, cursor, limit + 1)
         page = rows[:limit]
         live = [record for record in page if record.is_live(now)]
         return Page(await sessions_of(live), page[-1].id if len(rows) > limit else None)
@@ -310,12 +315,12 @@ class RecordStore(ClosesOnExit, ABC):
     async def count(self) -> int:
         """COUNT-1, through :meth:`count_live` at the store's now."""
         self._open_check()
-        return await self.count_live(self._now())
+        return await self._gate.alone(lambda: self.count_live(self._now()))
 
     async def purge_expired(self) -> int:
         """PURGE-1, LIVE-3, through :meth:`purge` at the store's now."""
         self._open_check()
-        return await self.purge(self._now())
+        return await self._gate.alone(lambda: self.purge(self._now()))
 
     async def export(self) -> ExportDocument:
         """EXPORT-1, EXPORT-3: the live rows of :meth:`snapshot`, at the instant taken
@@ -380,7 +385,7 @@ class RecordStore(ClosesOnExit, ABC):
 
     async def _visible(self, id: str, now: int, owner: str | None) -> Record | None:
         """The row of ``id`` if it is live (LIVE-1) and visible to ``owner`` (OWN-2)."""
-        record = await self.read(id)
+        record = await self._gate.shared(self.read, id)
         if record is None or not record.is_live(now) or not record.visible_to(owner):
             return None
         return record
@@ -408,7 +413,8 @@ class RecordStore(ClosesOnExit, ABC):
     async def _live_snapshot(self) -> tuple[int, Rows]:
         self._open_check()
         now = self._now()
-        return now, [record for record in await self.snapshot() if record.is_live(now)]
+        rows = await self._gate.alone(self.snapshot)
+        return now, [record for record in rows if record.is_live(now)]
 
     async def _undo(self, done: Sequence[Write]) -> None:
         """Put back what :meth:`write_many` wrote, newest first, each row only if it is
@@ -428,10 +434,13 @@ class RecordStore(ClosesOnExit, ABC):
         while True:
             self._open_check()
             now = self._now()
-            stored = {record.id: await self.read(record.id) for record in records}
+            stored = {
+                record.id: await self._gate.shared(self.read, record.id) for record in records
+            }
             clashes = {sid for sid, row in stored.items() if row is not None and row.is_live(now)}
             writes, report = plan_import(records, now, clashes, on_conflict)
-            if await self.write_many([(record, stored[record.id]) for record in writes]):
+            planned = [(record, stored[record.id]) for record in writes]
+            if await self._gate.alone(self.write_many, planned):  # seen whole (CONC-1)
                 return report
             await asyncio.sleep(0)  # let the writer that won finish
 
