@@ -8,6 +8,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow  # the whole kit through the plugin: nox -s slow (the CLI's is nox -s conformance)
 def test_plugin_runs_the_kit_on_the_memory_store(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
         "--sessionstore=memory://", "--sessionstore-profile=ci", "-p", "no:cacheprovider"

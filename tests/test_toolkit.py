@@ -82,7 +82,9 @@ NOT_CLAIMED = {"DUR-1", "DUR-2", "PROC-1", "CONC-2"}
 
 
 @pytest.mark.parametrize(
-    "store_class", [pytest.param(DictStore, marks=pytest.mark.slow), SuspendingStore]
+    "store_class",
+    # the whole kit, twice: in nox -s slow; the gate and the loops have direct tests below
+    [pytest.param(cls, marks=pytest.mark.slow) for cls in (DictStore, SuspendingStore)],
 )
 def test_the_kit_passes_on_a_store_built_on_the_toolkit(store_class: type[DictStore]) -> None:
     report = run(lambda *, clock: store_class(clock=clock), profile="ci")
