@@ -39,6 +39,10 @@ from sessionstore_conformance.target import resolve
 
 TARGETS = os.environ.get("MUTATION_TARGETS", "memory://,configured:store").split(",")
 EXAMPLES = int(os.environ.get("MUTATION_EXAMPLES", "30"))
+#: Every check but the latency budgets (PERF-1, a SHOULD): mutmut's trampoline adds a
+#: lookup to every call, so the unmutated store itself misses a budget here, and a
+#: mutant's speed is not what this run measures.
+CHECKS = [c for c in REGISTRY if not all(clause.startswith("PERF-") for clause in c.clauses)]
 
 
 def target_name(target: str) -> str:
@@ -55,7 +59,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[tuple[Harness, Capabilit
         yield Harness(driver, factory, settings, "ci"), caps, hooks
 
 
-@pytest.mark.parametrize("check", REGISTRY, ids=[c.name for c in REGISTRY])
+@pytest.mark.parametrize("check", CHECKS, ids=[c.name for c in CHECKS])
 def test_check(check: Check, harness: tuple[Harness, Capabilities, set[str]]) -> None:
     kit, caps, hooks = harness
     missing = [r for r in check.requires if not _has(r, caps, hooks)]
