@@ -288,6 +288,48 @@ async def check_depth_in_escaped_text(ctx: Ctx) -> None:
     await _refused(store, InvalidSession, "VAL-4", over)
 
 
+#: The largest float: finite, but two of them sum to infinity.
+HUGE = 1.7976931348623157e308
+
+
+def _doubtful(depth: int) -> dict[str, Any]:
+    """Valid data exactly ``depth`` containers deep (objects and lists by turns) holding
+    every JSON type, the extreme safe integers and, at every level, two of the largest
+    floats beside a null: a validator that proves "no NaN or Infinity" by summing the
+    floats doubts it, and whatever it then does must still accept it."""
+    atoms = [HUGE, -HUGE, None, True, False, "s", 2**53 - 1, -(2**53 - 1), 0, 0.5]
+    inner: Any = [HUGE, *atoms]
+    for level in range(depth - 2):
+        inner = {"a/~b": inner, "x": HUGE, "n": None} if level % 2 else [inner, *atoms]
+    return {"deep": inner, "big": HUGE, "bigger": HUGE, "none": None, "all": atoms}
+
+
+@check("VAL-3", "VAL-4", "REC-2")
+async def check_doubtful_valid_data(ctx: Ctx) -> None:
+    """Finite floats whose sum overflows, beside a null and every other JSON type, at
+    exactly the depth limit: written by create, replace and update, the data is
+    accepted and read back unchanged."""
+    store = ctx.store
+    data = _doubtful(store.limits.max_depth)
+    writes: dict[str, Callable[[str], Awaitable[Session]]] = {  # given the last id written
+        "create": lambda _: store.create(data),
+        "replace": lambda last: store.replace(last, data),
+        "update": lambda last: store.update(last, returning(data)),
+    }
+    last = ""
+    for op, write in writes.items():
+        try:
+            last = (written := await write(last)).id
+        except InvalidSession as exc:
+            raise ClauseViolation(("VAL-3", "VAL-4"), f"{op} refused valid data: {exc}") from exc
+        got = await store.get(last)
+        expect(
+            written.data == data and got is not None and got.data == data,
+            "REC-2",
+            f"data holding the largest floats changed after {op}",
+        )
+
+
 @check("VAL-5", "ERR-2")
 async def check_size(ctx: Ctx) -> None:
     """Encoded data up to max_data_bytes is accepted; one byte more is SessionTooLarge."""
