@@ -398,8 +398,8 @@ def _varied(prefix: str, count: int, expires_at: str) -> list[dict[str, Any]]:
 async def check_large_imports_beside_writes(ctx: Ctx) -> None:
     """Two imports of thousands of records run at once with writes to other sessions:
     each import takes effect whole (IMPORT-2), with its records exact (IMPORT-5), its
-    report exact (IMPORT-6: imported, replaced, skipped_expired), and every write made
-    meanwhile is kept (CONC-1)."""
+    report exact (IMPORT-6: imported, replaced, skipped_expired), and every write,
+    delete and purge made meanwhile is kept (CONC-1)."""
     store = ctx.store
     later = stamp(ctx.now_ms() + 86_400_000)
     first = _varied("a", LARGE_IMPORT, later)
@@ -409,11 +409,14 @@ async def check_large_imports_beside_writes(ctx: Ctx) -> None:
     for i in range(50):
         await store.create({"was": i}, id=f"k{i:02d}")
         await store.create({"was": i}, id=f"w{i:02d}")
+        await store.create({"was": i}, id=f"d{i:02d}")
 
     async def writes() -> None:  # yielding between calls, so that they land mid-import
         for i in range(50):
             await store.replace(f"w{i:02d}", {"now": i})
             await store.create({"new": i}, id=f"n{i:02d}")
+            await store.delete(f"d{i:02d}")
+            await store.purge_expired()
             await asyncio.sleep(0)
 
     reports = await asyncio.gather(
@@ -444,6 +447,7 @@ async def check_large_imports_beside_writes(ctx: Ctx) -> None:
         if held.get(f"w{i:02d}", {}).get("data") != {"now": i}
         or held.get(f"n{i:02d}", {}).get("data") != {"new": i}
     ]
+    lost += [i for i in range(50) if f"d{i:02d}" in held]
     expect(not lost, "CONC-1", f"writes made during the imports were lost: {lost[:3]}")
     expect(
         len(held) == len(imported) + 100,
