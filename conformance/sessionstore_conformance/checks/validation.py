@@ -14,12 +14,20 @@ from uuid import UUID
 
 import orjson
 
-from sessionstore import InvalidSession, Session, SessionStore, SessionTooLarge, VersionConflict
+from sessionstore import (
+    ImportRejected,
+    InvalidSession,
+    Session,
+    SessionStore,
+    SessionTooLarge,
+    VersionConflict,
+)
 
 from ..errors import ClauseViolation, expect, expect_raises
 from ..schemas import export_errors
 from ..wire.transforms import identity, raising, returning
 from .helpers import expect_unchanged, integer_typed, nested, refuses, snapshot
+from .imports import document, record
 from .registry import Ctx, check
 
 #: Bad ids; an id one character over the store's own max_id_length is added per store.
@@ -267,12 +275,21 @@ def _varied_chain(depth: int, seed: int) -> dict[str, Any]:
     return {pick(ESCAPED): inner, "s": pick(ESCAPED)}
 
 
-@check("VAL-4", "REC-2", "ERR-2")
+def _bare_lists(depth: int) -> dict[str, Any]:
+    """An object holding lists nested straight inside each other, ``depth`` deep in all
+    (brackets side by side in the text)."""
+    inner: list[Any] = []
+    for _ in range(depth - 2):
+        inner = [inner]
+    return {"l": inner}
+
+
+@check("VAL-4", "REC-2", "ERR-2", "IMPORT-1")
 async def check_depth_in_escaped_text(ctx: Ctx) -> None:
     """Depth is decided on the data, however its strings look once escaped: for many
     seeded shapes mixing objects and lists, with backslashes next to quotes and brackets
     in keys and values, data at the depth limit round-trips and one level more is
-    refused."""
+    refused, whether written or imported as JSON text (and lists nested bare too)."""
     store = ctx.store
     deep = store.limits.max_depth
     await store.create({"n": 1}, id="v")
@@ -286,6 +303,17 @@ async def check_depth_in_escaped_text(ctx: Ctx) -> None:
             store.create, _varied_chain(deep + 1, seed)
         )
     await _refused(store, InvalidSession, "VAL-4", over)
+    shapes = [*(_varied_chain(deep, seed) for seed in range(48)), _bare_lists(deep)]
+    text = orjson.dumps(document(*(record(f"i{n}", data=d) for n, d in enumerate(shapes))))
+    report = await store.import_(text)
+    expect(report.imported == len(shapes), ("IMPORT-1", "VAL-4"), f"imported {report!r}")
+    for n, fits in enumerate(shapes):
+        got = await store.get(f"i{n}")
+        expect(got is not None and got.data == fits, "REC-2", f"imported shape {n} changed")
+    overs = [*(_varied_chain(deep + 1, seed) for seed in range(48)), _bare_lists(deep + 1)]
+    for n, deeper in enumerate(overs):
+        with expect_raises(ImportRejected, ("IMPORT-1", "VAL-4"), f"import {deep + 1} deep"):
+            await store.import_(orjson.dumps(document(record(f"o{n}", data=deeper))))
 
 
 #: The largest float: finite, but two of them sum to infinity.
