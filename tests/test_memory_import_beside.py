@@ -163,3 +163,31 @@ async def test_a_commit_replaces_the_indexes_another_import_prepared_from() -> N
     assert [r.imported for r in reports] == [50, 300]
     assert await store.count() == 350
     state(store)
+
+
+async def test_a_small_import_beside_two_prepared_imports_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small import applied in one step while two large ones are prepared is journaled
+    for both: _put_many handed _journal an iterator that the first journal used up, and
+    the second import's commit then dropped the small import's record."""
+    monkeypatch.setattr(memory, "APPLY_STEP", 100)  # the two below go beside, one record not
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    # the second, smaller, commits first: its journal is the one the iterator missed
+    large = [
+        [Record(f"{p}{i:03d}", b"{}", 1, clock.ms, clock.ms, None) for i in range(n)]
+        for p, n in (("a", 450), ("b", 150))
+    ]
+
+    async def small() -> None:
+        await asyncio.sleep(0)  # both large imports have taken their snapshots
+        await store._apply_import(
+            [stored(Record("s", b"{}", 1, clock.ms, clock.ms, None))], "error"
+        )
+
+    await asyncio.gather(
+        *(store._apply_import(list(map(stored, r)), "error") for r in large), small()
+    )
+    assert await store.get("s") is not None
+    assert await store.count() == 601

@@ -8,6 +8,10 @@ import pytest
 
 #: The searches that cost seconds per run, in the order they should run (last of all).
 SLOW = (
+    "purge_many_exact",
+    "large_imports_beside_writes",
+    "real_time_ignored",
+    "data_round_trips",
     "purge_cost",
     "import_chunks",
     "export_chunks",
@@ -15,6 +19,8 @@ SLOW = (
     "linearizable_instances",
     "linearizable_tasks",
     "stateful",
+    "stateful_expiry",
+    "large_store",
 )
 
 

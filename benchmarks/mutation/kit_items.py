@@ -16,7 +16,8 @@ ignores the store's configuration is seen. Item ids read ``test_check[memory-NAM
 and ``test_check[configured-NAME]``.
 
 Effort: the ``ci`` profile (derandomized, so a verdict replays), with fewer Hypothesis
-examples (``MUTATION_EXAMPLES``, default 30): each mutant runs every check that touches
+examples (``MUTATION_EXAMPLES``, default 30) and a smaller large store
+(``MUTATION_LARGE_STORE``, default 12,000 sessions): each mutant runs every check that touches
 the mutated function, and the stateful suite dominates that cost. Checks run cheapest
 first (conftest.py; mutmut passes ``-x``), so a mutant dies on the first check that sees it.
 """
@@ -30,7 +31,7 @@ import pytest
 from hypothesis import settings as Settings
 
 from sessionstore import Capabilities
-from sessionstore_conformance.checks import REGISTRY
+from sessionstore_conformance.checks import REGISTRY, scale
 from sessionstore_conformance.checks.registry import Check, Harness
 from sessionstore_conformance.driver import Driver
 from sessionstore_conformance.profiles import PROFILES
@@ -39,6 +40,14 @@ from sessionstore_conformance.target import resolve
 
 TARGETS = os.environ.get("MUTATION_TARGETS", "memory://,configured:store").split(",")
 EXAMPLES = int(os.environ.get("MUTATION_EXAMPLES", "30"))
+#: Sessions that large_store fills the store with (70,000 in the ci profile): past the
+#: 10,000 of common key scans is enough for the memory store, which pages no scan, and
+#: the fill of 70,000 took half of the whole kit's time under every surviving mutant.
+scale.TARGET["ci"] = int(os.environ.get("MUTATION_LARGE_STORE", "12000"))
+#: Every check but the latency budgets (PERF-1, a SHOULD): mutmut's trampoline adds a
+#: lookup to every call, so the unmutated store itself misses a budget here, and a
+#: mutant's speed is not what this run measures.
+CHECKS = [c for c in REGISTRY if not all(clause.startswith("PERF-") for clause in c.clauses)]
 
 
 def target_name(target: str) -> str:
@@ -55,7 +64,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[tuple[Harness, Capabilit
         yield Harness(driver, factory, settings, "ci"), caps, hooks
 
 
-@pytest.mark.parametrize("check", REGISTRY, ids=[c.name for c in REGISTRY])
+@pytest.mark.parametrize("check", CHECKS, ids=[c.name for c in CHECKS])
 def test_check(check: Check, harness: tuple[Harness, Capabilities, set[str]]) -> None:
     kit, caps, hooks = harness
     missing = [r for r in check.requires if not _has(r, caps, hooks)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable
@@ -371,4 +372,87 @@ async def check_chunks_reject(ctx: Ctx, chunks: Any, records: list[dict[str, Any
         got is not None and got.data == records[150]["data"],
         ("IMPORT-7", "IMPORT-4"),
         f"on_conflict='replace' left {got!r}",
+    )
+
+
+#: Records per document of the large imports: past the few thousand where a store may
+#: switch to a batched or staged way of applying an import.
+LARGE_IMPORT = 3000
+
+
+def _varied(prefix: str, count: int, expires_at: str) -> list[dict[str, Any]]:
+    """``count`` valid records with every field varied: versions, owners, expiries."""
+    return [
+        record(
+            f"{prefix}{i:05d}",
+            data={"i": i, "p": prefix},
+            version=i % 7 + 1,
+            owner="ada" if i % 3 == 0 else None,
+            expires_at=expires_at if i % 2 else None,
+        )
+        for i in range(count)
+    ]
+
+
+@check("IMPORT-2", "IMPORT-3", "IMPORT-4", "IMPORT-5", "IMPORT-6", "CONC-1")
+async def check_large_imports_beside_writes(ctx: Ctx) -> None:
+    """Two imports of thousands of records run at once with writes to other sessions:
+    each import takes effect whole (IMPORT-2), with its records exact (IMPORT-5), its
+    report exact (IMPORT-6: imported, replaced, skipped_expired), and every write,
+    delete, purge and small import made meanwhile is kept (CONC-1). One document goes
+    as JSON text, with on_conflict="replace", the other as a mapping."""
+    store = ctx.store
+    later = stamp(ctx.now_ms() + 86_400_000)
+    first = _varied("a", LARGE_IMPORT, later)
+    first += [record(f"k{i:02d}", data={"clash": i}) for i in range(50)]  # replace these
+    first += [record(f"x{i:03d}", expires_at="2000-01-01T00:00:00.000Z") for i in range(100)]
+    second = _varied("b", LARGE_IMPORT - 500, later)
+    for i in range(50):
+        await store.create({"was": i}, id=f"k{i:02d}")
+        await store.create({"was": i}, id=f"w{i:02d}")
+        await store.create({"was": i}, id=f"d{i:02d}")
+
+    async def writes() -> None:  # yielding between calls, so that they land mid-import
+        for i in range(50):
+            await store.replace(f"w{i:02d}", {"now": i})
+            await store.create({"new": i}, id=f"n{i:02d}")
+            await store.delete(f"d{i:02d}")
+            await store.purge_expired()
+            await store.import_(document(record(f"s{i:02d}", data={"small": i})))
+            await asyncio.sleep(0)
+
+    reports = await asyncio.gather(
+        store.import_(orjson.dumps(document(*first)), on_conflict="replace"),  # as JSON text
+        store.import_(document(*second)),
+        writes(),
+    )
+    wanted = (
+        ImportReport(imported=LARGE_IMPORT, skipped_expired=100, replaced=50),
+        ImportReport(imported=LARGE_IMPORT - 500),
+    )
+    expect(
+        tuple(reports[:2]) == wanted,
+        "IMPORT-6",
+        f"the imports reported {reports[:2]}, not {wanted}",
+    )
+    held = {s["id"]: s for s in orjson.loads((await store.export()).to_json())["sessions"]}
+    imported = [r for r in first + second if not r["id"].startswith("x")]
+    wrong = [r["id"] for r in imported if held.get(r["id"]) != r]
+    expect(
+        not wrong, ("IMPORT-5", "IMPORT-2"), f"{len(wrong)} imported records differ: {wrong[:3]}"
+    )
+    expired = [i for i in held if i.startswith("x")]
+    expect(not expired, "IMPORT-3", f"expired records were imported: {expired[:3]}")
+    lost = [
+        i
+        for i in range(50)
+        if held.get(f"w{i:02d}", {}).get("data") != {"now": i}
+        or held.get(f"n{i:02d}", {}).get("data") != {"new": i}
+    ]
+    lost += [i for i in range(50) if f"d{i:02d}" in held or f"s{i:02d}" not in held]
+    expect(not lost, "CONC-1", f"writes made during the imports were lost: {lost[:3]}")
+    expect(
+        len(held) == len(imported) + 150,
+        ("IMPORT-2", "CONC-1"),
+        f"the store holds {len(held)} sessions, not {len(imported) + 150}",
     )

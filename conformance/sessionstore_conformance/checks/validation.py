@@ -14,12 +14,20 @@ from uuid import UUID
 
 import orjson
 
-from sessionstore import InvalidSession, Session, SessionStore, SessionTooLarge, VersionConflict
+from sessionstore import (
+    ImportRejected,
+    InvalidSession,
+    Session,
+    SessionStore,
+    SessionTooLarge,
+    VersionConflict,
+)
 
 from ..errors import ClauseViolation, expect, expect_raises
 from ..schemas import export_errors
 from ..wire.transforms import identity, raising, returning
 from .helpers import expect_unchanged, integer_typed, nested, refuses, snapshot
+from .imports import document, record
 from .registry import Ctx, check
 
 #: Bad ids; an id one character over the store's own max_id_length is added per store.
@@ -267,12 +275,21 @@ def _varied_chain(depth: int, seed: int) -> dict[str, Any]:
     return {pick(ESCAPED): inner, "s": pick(ESCAPED)}
 
 
-@check("VAL-4", "REC-2", "ERR-2")
+def _bare_lists(depth: int) -> dict[str, Any]:
+    """An object holding lists nested straight inside each other, ``depth`` deep in all
+    (brackets side by side in the text)."""
+    inner: list[Any] = []
+    for _ in range(depth - 2):
+        inner = [inner]
+    return {"l": inner}
+
+
+@check("VAL-4", "REC-2", "ERR-2", "IMPORT-1")
 async def check_depth_in_escaped_text(ctx: Ctx) -> None:
     """Depth is decided on the data, however its strings look once escaped: for many
     seeded shapes mixing objects and lists, with backslashes next to quotes and brackets
     in keys and values, data at the depth limit round-trips and one level more is
-    refused."""
+    refused, whether written or imported as JSON text (and lists nested bare too)."""
     store = ctx.store
     deep = store.limits.max_depth
     await store.create({"n": 1}, id="v")
@@ -286,6 +303,59 @@ async def check_depth_in_escaped_text(ctx: Ctx) -> None:
             store.create, _varied_chain(deep + 1, seed)
         )
     await _refused(store, InvalidSession, "VAL-4", over)
+    shapes = [*(_varied_chain(deep, seed) for seed in range(48)), _bare_lists(deep)]
+    text = orjson.dumps(document(*(record(f"i{n}", data=d) for n, d in enumerate(shapes))))
+    report = await store.import_(text)
+    expect(report.imported == len(shapes), ("IMPORT-1", "VAL-4"), f"imported {report!r}")
+    for n, fits in enumerate(shapes):
+        got = await store.get(f"i{n}")
+        expect(got is not None and got.data == fits, "REC-2", f"imported shape {n} changed")
+    overs = [*(_varied_chain(deep + 1, seed) for seed in range(48)), _bare_lists(deep + 1)]
+    for n, deeper in enumerate(overs):
+        with expect_raises(ImportRejected, ("IMPORT-1", "VAL-4"), f"import {deep + 1} deep"):
+            await store.import_(orjson.dumps(document(record(f"o{n}", data=deeper))))
+
+
+#: The largest float: finite, but two of them sum to infinity.
+HUGE = 1.7976931348623157e308
+
+
+def _doubtful(depth: int) -> dict[str, Any]:
+    """Valid data exactly ``depth`` containers deep (objects and lists by turns) holding
+    every JSON type, the extreme safe integers and, at every level, two of the largest
+    floats beside a null: a validator that proves "no NaN or Infinity" by summing the
+    floats doubts it, and whatever it then does must still accept it."""
+    atoms = [HUGE, -HUGE, None, True, False, "s", 2**53 - 1, -(2**53 - 1), 0, 0.5]
+    inner: Any = [HUGE, *atoms]
+    for level in range(depth - 2):
+        inner = {"a/~b": inner, "x": HUGE, "n": None} if level % 2 else [inner, *atoms]
+    return {"deep": inner, "big": HUGE, "bigger": HUGE, "none": None, "all": atoms}
+
+
+@check("VAL-3", "VAL-4", "REC-2")
+async def check_doubtful_valid_data(ctx: Ctx) -> None:
+    """Finite floats whose sum overflows, beside a null and every other JSON type, at
+    exactly the depth limit: written by create, replace and update, the data is
+    accepted and read back unchanged."""
+    store = ctx.store
+    data = _doubtful(store.limits.max_depth)
+    writes: dict[str, Callable[[str], Awaitable[Session]]] = {  # given the last id written
+        "create": lambda _: store.create(data),
+        "replace": lambda last: store.replace(last, data),
+        "update": lambda last: store.update(last, returning(data)),
+    }
+    last = ""
+    for op, write in writes.items():
+        try:
+            last = (written := await write(last)).id
+        except InvalidSession as exc:
+            raise ClauseViolation(("VAL-3", "VAL-4"), f"{op} refused valid data: {exc}") from exc
+        got = await store.get(last)
+        expect(
+            written.data == data and got is not None and got.data == data,
+            "REC-2",
+            f"data holding the largest floats changed after {op}",
+        )
 
 
 @check("VAL-5", "ERR-2")

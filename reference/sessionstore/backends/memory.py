@@ -187,7 +187,7 @@ class MemoryStore(ClosesOnExit):
         """_put for many records at once: sortedcontainers rebuilds its lists in one pass
         for a large update, 4x faster than as many inserts."""
         if self._journals:
-            self._journal(map(_ID, records))
+            self._journal(list(map(_ID, records)))  # one list for every journal
         for record in records if self._records else ():  # expiry entries of replaced rows
             old = self._records.get(record.id)
             if old is not None and stored_expiry(old) is not None:
