@@ -279,45 +279,31 @@ async def check_concurrent_updates(ctx: Ctx) -> None:
 
 @dataclass
 class ImportWatch:
-    """What readers saw beside one import: the count() values, and for each listing that
-    held the whole store, how many of the import's sessions it held."""
+    """One import and the readers beside it, as the clients of one :func:`burst`: client
+    0 imports, the others read until it is done. What the readers saw: the count()
+    values, and for each listing that held the whole store, how many of the import's
+    sessions it held."""
 
-    stores: list[SessionStore]
+    document: bytes
     imported: set[str]
     limit: int
     counts: set[int] = field(default_factory=set)
     listed: set[int] = field(default_factory=set)
     importing: bool = True
 
-    async def reader(self, i: int, warm: Callable[[], None]) -> None:
-        store = self.stores[i % len(self.stores)]
-        await store.get(f"warm-{i}")
-        warm()
+    async def client(self, i: int, store: SessionStore) -> None:
+        if i == 0:
+            try:
+                await store.import_(self.document)
+            finally:
+                self.importing = False
+            return
         while self.importing:
             self.counts.add(await store.count())
             page = await store.list(limit=self.limit)
             if page.cursor is None:  # the whole store in one listing
                 self.listed.add(sum(s.id in self.imported for s in page.sessions))
             await anyio.lowlevel.checkpoint()  # a store that never yields must not starve it
-
-    async def beside(self, store: SessionStore, document: bytes) -> None:
-        """Import ``document`` into ``store`` once READERS readers are warm, reading."""
-        warm, all_warm = 0, anyio.Event()
-
-        def one_warm() -> None:
-            nonlocal warm
-            warm += 1
-            if warm == READERS:
-                all_warm.set()
-
-        async with anyio.create_task_group() as tg:
-            for i in range(READERS):
-                tg.start_soon(self.reader, i, one_warm)
-            await all_warm.wait()
-            try:
-                await store.import_(document)
-            finally:
-                self.importing = False
 
 
 @check("CONC-1", "IMPORT-6")
@@ -332,9 +318,10 @@ async def check_import_seen_whole(ctx: Ctx) -> None:
             document = as_text([export_item(sid, i) for i, sid in enumerate(ids)])
             before = await ctx.store.count()
             limit = min(size + before + 1, max_list_limit(ctx.store))
-            watch = ImportWatch(stores, set(ids), limit)
-            await watch.beside(ctx.store, document)
+            watch = ImportWatch(document, set(ids), limit)
+            tally = await burst(stores, watch.client, tasks=1 + READERS)
             where = _where(stores, n, total)
+            _odd(tally, f"{where}: an import with readers beside it")
             after = before + size
             seen = await ctx.store.count()
             expect(
