@@ -1,8 +1,14 @@
 """Our stores (memory, sqlite, redis) as subjects: each op is the store's own method,
-doing the contract's full work."""
+doing the contract's full work.
+
+The point operations hand back the store's own coroutine, unawaited, as a user's call
+would be: awaiting it inside a coroutine of this adapter put a second coroutine around
+every call (~0.3 us), which the raw engines, whose methods do their work themselves,
+did not pay."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +19,7 @@ from sessionstore.backends.redis import RedisStore
 from sessionstore.backends.sqlite import SQLiteStore
 from sessionstore.contract import SessionStore
 from sessionstore.transfer import export_pieces
+from sessionstore.values import Session
 
 from .subject import Data, Ids, Subject
 from .workload import PAGE, TTL_S, bump
@@ -31,29 +38,29 @@ class Ours(Subject):
     async def load(self, document: bytes) -> None:
         await self.store.import_(document)
 
-    async def create(self, id: str, data: Data) -> None:
-        await self.store.create(data, id=id, ttl=TTL_S)
+    def create(self, id: str, data: Data) -> Awaitable[Session]:  # type: ignore[override]
+        return self.store.create(data, id=id, ttl=TTL_S)
 
-    async def get(self, id: str) -> Any:
-        return await self.store.get(id)
+    def get(self, id: str) -> Awaitable[Session | None]:  # type: ignore[override]
+        return self.store.get(id)
 
-    async def replace(self, id: str, data: Data) -> None:
-        await self.store.replace(id, data)
+    def replace(self, id: str, data: Data) -> Awaitable[Session]:  # type: ignore[override]
+        return self.store.replace(id, data)
 
-    async def update(self, id: str) -> None:
-        await self.store.update(id, bump)
+    def update(self, id: str) -> Awaitable[Session]:  # type: ignore[override]
+        return self.store.update(id, bump)
 
-    async def touch(self, id: str) -> None:
-        await self.store.touch(id, TTL_S)
+    def touch(self, id: str) -> Awaitable[Session]:  # type: ignore[override]
+        return self.store.touch(id, TTL_S)
 
-    async def delete(self, id: str) -> None:
-        await self.store.delete(id)
+    def delete(self, id: str) -> Awaitable[bool]:  # type: ignore[override]
+        return self.store.delete(id)
 
     async def list(self, cursor: str) -> Any:
         return await self.store.list(cursor=cursor, limit=PAGE)
 
-    async def count(self) -> int:
-        return await self.store.count()
+    def count(self) -> Awaitable[int]:  # type: ignore[override]
+        return self.store.count()
 
     async def expire(self, ids: Ids) -> None:
         for id in ids:

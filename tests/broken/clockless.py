@@ -13,7 +13,7 @@ from typing import Any
 from clockless import ClocklessMemoryStore
 
 from sessionstore import JSONObject
-from sessionstore.semantics import Record
+from sessionstore.backends._stored import Stored
 
 #: How far the broken stores' liveness clock is off (ms): beyond the 250 ms tolerance.
 OFF_MS = 600
@@ -25,7 +25,7 @@ class ExpiresEarly(ClocklessMemoryStore):
 
     off_ms = OFF_MS
 
-    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Stored | None:
         return super()._live(session_id, now + self.off_ms, owner)
 
 
@@ -35,7 +35,7 @@ class ExpiresLate(ClocklessMemoryStore):
 
     off_ms = OFF_MS
 
-    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Stored | None:
         return super()._live(session_id, now - self.off_ms, owner)
 
 

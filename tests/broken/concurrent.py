@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from sessionstore import TTL, JSONObject, Session, VersionConflict
+from sessionstore.backends._stored import as_record, session_of
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.contract import Updater
 from sessionstore.semantics import (
@@ -20,7 +21,7 @@ from sessionstore.semantics import (
     ttl_to_ms,
 )
 
-from .stores import Mutant
+from .stores import Mutant, held
 
 
 class UpdateReadAwaitWrite(MemoryStore):
@@ -32,16 +33,16 @@ class UpdateReadAwaitWrite(MemoryStore):
     ) -> Session:
         check_id(id, self.limits)
         check_owner(owner, self.limits)
-        if ttl is not None:  # bad input is refused before anything is read (ERR-2)
-            ttl_to_ms(ttl, self.limits)
+        # bad input is refused before anything is read (ERR-2)
+        ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
-            current = self._require(id, self._now(), owner)
+            current = as_record(self._require(id, self._now(), owner))
         encoded = encode_data(fn(decode_data(current.data, id)), self.limits)
         await asyncio.sleep(0)
         with self._lock:
-            record = self._written(current, encoded, self._now(), ttl)
-        return record.to_session()
+            record = self._written(current, encoded, self._now(), ttl_ms)
+        return session_of(record)
 
 
 class ReplaceCheckAwaitWrite(MemoryStore):
@@ -61,11 +62,11 @@ class ReplaceCheckAwaitWrite(MemoryStore):
         encoded = encode_data(data, self.limits)
         check_version(expected_version)
         check_owner(owner, self.limits)
-        if ttl is not None:  # bad input is refused before anything is read (ERR-2)
-            ttl_to_ms(ttl, self.limits)
+        # bad input is refused before anything is read (ERR-2)
+        ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
-            current = self._require(id, self._now(), owner)
+            current = as_record(self._require(id, self._now(), owner))
             if expected_version is not None and expected_version != current.version:
                 raise VersionConflict(
                     f"session {id!r} is at version {current.version}, not {expected_version}",
@@ -74,9 +75,9 @@ class ReplaceCheckAwaitWrite(MemoryStore):
                 )
         await asyncio.sleep(0)
         with self._lock:
-            latest: Record = self._held(id) or current
-            record = self._written(latest, encoded, self._now(), ttl)
-        return record.to_session()
+            latest: Record = held(self, id) or current
+            record = self._written(latest, encoded, self._now(), ttl_ms)
+        return session_of(record)
 
 
 class TouchWritesStale(MemoryStore):
@@ -90,7 +91,7 @@ class TouchWritesStale(MemoryStore):
         with self._lock:
             self._open_check()
             now = self._now()
-            current = self._require(id, now, owner)
+            current = as_record(self._require(id, now, owner))
             decode_data(current.data, id)  # ERR-3, as the reference store
         await asyncio.sleep(0)
         record = Record(
@@ -120,9 +121,10 @@ class DeleteCheckAwaitDelete(MemoryStore):
         check_owner(owner, self.limits)
         with self._lock:
             self._open_check()
-            current = self._live(id, self._now(), owner)
-            if current is None:
+            kept = self._live(id, self._now(), owner)
+            if kept is None:
                 return False
+            current = as_record(kept)
             if expected_version is not None and expected_version != current.version:
                 raise VersionConflict(
                     f"session {id!r} is at version {current.version}, not {expected_version}",
@@ -131,7 +133,7 @@ class DeleteCheckAwaitDelete(MemoryStore):
                 )
         await asyncio.sleep(0)
         with self._lock:
-            there: Record | None = self._held(id)
+            there = held(self, id)
             if there is not None:
                 self._remove(there)
         return True

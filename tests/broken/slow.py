@@ -31,7 +31,7 @@ from sessionstore import TTL, JSONObject, Session, SessionExists, VersionConflic
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.contract import Updater
 
-from .stores import Mutant
+from .stores import Mutant, held
 
 #: Seconds a new connection takes to open.
 OPEN_DELAY = 0.005
@@ -142,7 +142,7 @@ class CreateGetThenSet(PooledStore):
                 raise SessionExists(f"a live session with id {id!r} exists")
             await round_trip()  # SET x: overwrites whatever was written meanwhile
             with self._lock:
-                written = self._held(id)
+                written = held(self, id)
                 if written is not None:
                     self._remove(written)
             return await MemoryStore.create(self, data, ttl=ttl, id=id, owner=owner)

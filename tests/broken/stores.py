@@ -28,7 +28,7 @@ from sessionstore import (
     Session,
     SessionNotFound,
 )
-from sessionstore.backends._stored import as_records
+from sessionstore.backends._stored import Stored, as_record, as_records
 from sessionstore.backends.memory import MemoryStore
 from sessionstore.contract import Updater
 from sessionstore.export import (
@@ -42,12 +42,18 @@ from sessionstore.semantics import Record, check_id, check_owner, check_version,
 from sessionstore_conformance.clock import FakeClock
 
 
+def held(store: MemoryStore, session_id: str) -> Record | None:
+    """The record a memory store holds for an id, live or not yet purged, as a Record."""
+    kept: Stored | None = store._records.get(session_id)
+    return None if kept is None else as_record(kept)
+
+
 class ExpiredAtBoundary(MemoryStore):
     """Point operations (get, replace, update, touch, delete, create's clash test) judge
     liveness by ``now <= expires``: a session is readable at its expiry instant (breaks
     LIVE-1)."""
 
-    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Stored | None:
         return super()._live(session_id, now - 1, owner)
 
 
@@ -60,7 +66,7 @@ class TouchRevives(MemoryStore):
         ttl_to_ms(ttl, self.limits)  # a refused touch revives nothing
         with self._lock:
             self._open_check()
-            old: Record | None = self._held(id)
+            old = held(self, id)
             if old is not None and not old.is_live(self._now()) and old.visible_to(owner):
                 self._put(old._replace(expires_ms=None))  # live again; super() sets the ttl
         return await super().touch(id, ttl, owner=owner)
@@ -79,9 +85,9 @@ class AliasingGet(MemoryStore):
         got = await super().get(id, owner=owner)
         if got is None:
             return None
-        held = self._held(id)  # no await since super().get: the same record
-        assert held is not None
-        stored = held.data
+        record = held(self, id)  # no await since super().get: the same record
+        assert record is not None
+        stored = record.data
         cached = self._cache.get(id)
         if cached is None or cached[0] is not stored:
             cached = self._cache[id] = (stored, got.data)
@@ -115,8 +121,9 @@ class ReplaceIgnoresVersion(MemoryStore):
 class VersionNotBumped(MemoryStore):
     """Data writes keep the old version (breaks REC-3)."""
 
-    def _written(self, current: Record, encoded: bytes, now: int, ttl: TTL | None) -> Record:
-        record = super()._written(current, encoded, now, ttl)._replace(version=current.version)
+    def _written(self, current: Stored, encoded: bytes, now: int, ttl_ms: int | None) -> Stored:
+        written = as_record(super()._written(current, encoded, now, ttl_ms))
+        record = written._replace(version=as_record(current).version)
         self._put(record)
         return record
 
@@ -132,7 +139,7 @@ class DeleteExpiredTrue(MemoryStore):
         check_owner(owner, self.limits)
         with self._lock:
             self._open_check()
-            record: Record | None = self._held(id)
+            record = held(self, id)
             if record is not None and not record.is_live(self._now()) and record.visible_to(owner):
                 self._remove(record)
                 return True
@@ -146,7 +153,7 @@ class SlidingGet(MemoryStore):
         got = await super().get(id, owner=owner)
         if got is not None and got.expires_at is not None:
             with self._lock:
-                record = self._held(id)
+                record = held(self, id)
                 assert record is not None
                 assert record.expires_ms is not None
                 self._put(record._replace(expires_ms=record.expires_ms + 1000))
@@ -226,7 +233,7 @@ class CreateOverwrites(MemoryStore):
             ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
-            old: Record | None = None if id is None else self._held(id)
+            old = None if id is None else held(self, id)
             if old is not None:
                 self._remove(old)
         return await super().create(data, ttl=ttl, id=id, owner=owner)
@@ -251,7 +258,7 @@ class LostUpdates(MemoryStore):
 class OwnerIgnored(MemoryStore):
     """Calls on behalf of one owner see every other owner's sessions (breaks OWN-2)."""
 
-    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Stored | None:
         return super()._live(session_id, now, None)
 
 
@@ -391,8 +398,8 @@ class WallClockExpiry(MemoryStore):
             self._deadlines[record.id] = deadline
             self._queue.add((deadline, record.id))
 
-    def _put(self, record: Record) -> None:
-        self._arm(record)
+    def _put(self, record: Stored) -> None:
+        self._arm(as_record(record))
         super()._put(record)
 
     def _put_many(self, records: list[Record]) -> None:
@@ -405,7 +412,7 @@ class WallClockExpiry(MemoryStore):
         cut = self._queue.bisect_left((time.monotonic(), "\uffff"))
         for _deadline, session_id in self._queue[:cut]:
             del self._deadlines[session_id]
-            record: Record | None = self._held(session_id)
+            record = held(self, session_id)
             if record is not None:  # not purged meanwhile
                 self._remove(record)
         del self._queue[:cut]

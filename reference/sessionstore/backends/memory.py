@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any, cast
 
@@ -54,10 +54,12 @@ from ..semantics import (
     decode_data,
     encode_data,
     kept,
+    live_at,
     new_id,
     now_ms_function,
     sessions_of,
     ttl_to_ms,
+    visible,
 )
 from ..values import (
     DEFAULT_LIMITS,
@@ -73,9 +75,26 @@ from ..values import (
 )
 from ._beside import Journal, Prepared, release
 from ._lifecycle import ClosesOnExit
-from ._stored import Stored, as_record, as_records, stored, stored_data, stored_expiry
+from ._stored import (
+    CREATED,
+    DATA,
+    EXPIRES,
+    ID,
+    OWNER,
+    VERSION,
+    Stored,
+    as_record,
+    as_records,
+    session_of,
+    stored,
+    stored_data,
+    stored_expiry,
+    written_session_of,
+)
 
 _ID = attrgetter("id")
+#: dict's own setitem, for a key the SortedDict holds already (its order unchanged).
+_set_in_place = cast("Callable[[SortedDict[str, Stored], str, Stored], None]", dict.__setitem__)
 #: A snapshot: the ids in order, and the ids and records in the dict's own order.
 _Snapshot = tuple[list[str], list[str], list[Stored]]
 _Kept = list[Stored]  # (inside MemoryStore, ``list`` is the method)
@@ -150,17 +169,12 @@ class MemoryStore(ClosesOnExit):
 
     # --- internals: the only places that touch the two indexes -------------------------
 
-    def _held(self, session_id: str) -> Record | None:
-        """The record held for an id, live or not yet purged."""
+    def _live(self, session_id: str, now: int, owner: str | None = None) -> Stored | None:
+        """The record of a live session visible to ``owner`` (LIVE-1, OWN-2), as kept."""
         kept: Stored | None = self._records.get(session_id)
-        return None if kept is None else as_record(kept)
-
-    def _live(self, session_id: str, now: int, owner: str | None = None) -> Record | None:
-        kept: Stored | None = self._records.get(session_id)  # _held, inlined: every call
-        if kept is None:
+        if kept is None or not (live_at(kept[EXPIRES], now) and visible(kept[OWNER], owner)):
             return None
-        record = as_record(kept)
-        return record if record.is_live(now) and record.visible_to(owner) else None
+        return kept
 
     def _encode(self, data: object) -> bytes:
         """encode_data, keeping an exact-size copy of the bytes: this store holds them."""
@@ -171,17 +185,23 @@ class MemoryStore(ClosesOnExit):
         for journal in self._journals:
             journal.ids.update(ids)
 
-    def _put(self, record: Record) -> None:
+    def _put(self, record: Stored) -> None:
+        """Keep a record (a Record or its plain tuple), in place of any held for its id."""
+        session_id = record[ID]
         if self._journals:
-            self._journal((record.id,))
-        old: Stored | None = self._records.get(record.id)
-        old_expiry = None if old is None else stored_expiry(old)
-        if old_expiry != record.expires_ms:  # a write that keeps the expiry keeps its entry
+            self._journal((session_id,))
+        old: Stored | None = self._records.get(session_id)
+        old_expiry = None if old is None else old[EXPIRES]
+        expiry = record[EXPIRES]
+        if old_expiry != expiry:  # a write that keeps the expiry keeps its entry
             if old_expiry is not None:
-                self._expiry.discard((old_expiry, record.id))
-            if record.expires_ms is not None:
-                self._expiry.add((record.expires_ms, record.id))
-        self._records[record.id] = stored(record)
+                self._expiry.discard((old_expiry, session_id))
+            if expiry is not None:
+                self._expiry.add((expiry, session_id))
+        if old is None:
+            self._records[session_id] = stored(record)  # a new key: SortedDict orders it
+        else:  # the same key: its place in the order stands; dict's own C setitem
+            _set_in_place(self._records, session_id, stored(record))
 
     def _put_many(self, records: list[Record]) -> None:
         """_put for many records at once: sortedcontainers rebuilds its lists in one pass
@@ -195,12 +215,13 @@ class MemoryStore(ClosesOnExit):
         self._records.update(zip(map(_ID, records), map(stored, records), strict=True))
         self._expiry.update([(r.expires_ms, r.id) for r in records if r.expires_ms is not None])
 
-    def _remove(self, record: Record) -> None:
+    def _remove(self, record: Stored) -> None:
+        session_id = record[ID]
         if self._journals:
-            self._journal((record.id,))
-        del self._records[record.id]
-        if record.expires_ms is not None:
-            self._expiry.discard((record.expires_ms, record.id))
+            self._journal((session_id,))
+        del self._records[session_id]
+        if record[EXPIRES] is not None:
+            self._expiry.discard((record[EXPIRES], session_id))
 
     def _plain(self) -> dict[str, Stored]:
         """The records as the dict they are (SortedDict subclasses dict), for dict's own
@@ -210,9 +231,6 @@ class MemoryStore(ClosesOnExit):
     def _open_check(self) -> None:
         if self._closed:
             raise StoreUnavailable("the store is closed")
-
-    def _expiry_ms(self, ttl: TTL | None, now: int, current: int | None) -> int | None:
-        return current if ttl is None else now + ttl_to_ms(ttl, self.limits)
 
     # --- the contract ---------------------------------------------------------------------
 
@@ -231,13 +249,13 @@ class MemoryStore(ClosesOnExit):
         with self._lock:
             self._open_check()
             now = self._now()
-            if self._live(session_id, now) is not None:
+            held: Stored | None = self._records.get(session_id)  # live, or not yet purged
+            if held is not None and live_at(held[EXPIRES], now):
                 raise SessionExists(f"a live session with id {short_id(session_id)} exists")
-            record = Record(
-                session_id, encoded, 1, now, now, None if ttl_ms is None else now + ttl_ms, owner
-            )
+            expires = None if ttl_ms is None else now + ttl_ms
+            record = (session_id, encoded, 1, now, now, expires, owner)
             self._put(record)
-        return record.to_written_session()
+        return written_session_of(record)
 
     async def get(self, id: str, *, owner: str | None = None) -> Session | None:
         check_id(id, self.limits)
@@ -245,7 +263,7 @@ class MemoryStore(ClosesOnExit):
         with self._lock:
             self._open_check()
             record = self._live(id, self._now(), owner)
-        return None if record is None else record.to_session()
+        return None if record is None else session_of(record)
 
     async def replace(
         self,
@@ -260,30 +278,29 @@ class MemoryStore(ClosesOnExit):
         encoded = self._encode(data)
         check_version(expected_version)
         check_owner(owner, self.limits)
-        if ttl is not None:
-            ttl_to_ms(ttl, self.limits)
+        ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            current.check_version(expected_version)
-            record = self._written(current, encoded, now, ttl)
-        return record.to_written_session()
+            if expected_version is not None:
+                as_record(current).check_version(expected_version)
+            record = self._written(current, encoded, now, ttl_ms)
+        return written_session_of(record)
 
     async def update(
         self, id: str, fn: Updater, *, ttl: TTL | None = None, owner: str | None = None
     ) -> Session:
         check_id(id, self.limits)
         check_owner(owner, self.limits)
-        if ttl is not None:
-            ttl_to_ms(ttl, self.limits)
+        ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
         with self._lock:
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            encoded = self._encode(fn(decode_data(current.data, id)))
-            record = self._written(current, encoded, now, ttl)
-        return record.to_written_session()
+            encoded = self._encode(fn(decode_data(current[DATA], id)))
+            record = self._written(current, encoded, now, ttl_ms)
+        return written_session_of(record)
 
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
         check_id(id, self.limits)
@@ -293,18 +310,10 @@ class MemoryStore(ClosesOnExit):
             self._open_check()
             now = self._now()
             current = self._require(id, now, owner)
-            data = decode_data(current.data, id)  # ERR-3 before any change (ERR-2)
-            record = Record(
-                id,
-                current.data,
-                current.version,
-                current.created_ms,
-                current.updated_ms,
-                now + ttl_ms,
-                current.owner,
-            )
+            data = decode_data(current[DATA], id)  # ERR-3 before any change (ERR-2)
+            record = (*current[:EXPIRES], now + ttl_ms, current[OWNER])
             self._put(record)
-        return record.to_session(data)  # the copy decoded for ERR-3 is the caller's
+        return session_of(record, data)  # the copy decoded for ERR-3 is the caller's
 
     async def delete(
         self, id: str, *, expected_version: int | None = None, owner: str | None = None
@@ -317,7 +326,8 @@ class MemoryStore(ClosesOnExit):
             current = self._live(id, self._now(), owner)
             if current is None:
                 return False
-            current.check_version(expected_version)
+            if expected_version is not None:
+                as_record(current).check_version(expected_version)
             self._remove(current)
         return True
 
@@ -498,37 +508,21 @@ class MemoryStore(ClosesOnExit):
     async def corrupt_for_testing(self, id: str) -> None:
         """Overwrite a session's stored bytes with something that is not JSON."""
         with self._lock:
-            record = as_record(self._records[id])
-            self._put(
-                Record(
-                    id,
-                    b"\xff{not json",
-                    record.version,
-                    record.created_ms,
-                    record.updated_ms,
-                    record.expires_ms,
-                    record.owner,
-                )
-            )
+            current: Stored = self._records[id]
+            self._put((id, b"\xff{not json", *current[VERSION:]))
 
     # --- helpers of the write paths -------------------------------------------------------
 
-    def _require(self, session_id: str, now: int, owner: str | None) -> Record:
+    def _require(self, session_id: str, now: int, owner: str | None) -> Stored:
         record = self._live(session_id, now, owner)
         if record is None:
             raise SessionNotFound(f"no live session with id {short_id(session_id)}")
         return record
 
-    def _written(self, current: Record, encoded: bytes, now: int, ttl: TTL | None) -> Record:
+    def _written(self, current: Stored, encoded: bytes, now: int, ttl_ms: int | None) -> Stored:
         """REC-4: every data write bumps the version and updated_at; ttl=None keeps expiry."""
-        record = Record(
-            current.id,
-            encoded,
-            current.version + 1,
-            current.created_ms,
-            now,
-            self._expiry_ms(ttl, now, current.expires_ms),
-            current.owner,
-        )
+        expires = current[EXPIRES] if ttl_ms is None else now + ttl_ms
+        record = (current[ID], encoded, current[VERSION] + 1, current[CREATED], now, expires,
+                  current[OWNER])  # fmt: skip
         self._put(record)
         return record
