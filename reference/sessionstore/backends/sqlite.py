@@ -95,6 +95,7 @@ from ._sqlite_schema import (
     SCHEMA_VERSION,
     stored_and_expired_sql,
 )
+from ._stored import as_record
 
 T = TypeVar("T")
 
@@ -576,7 +577,9 @@ class SQLiteStore(ClosesOnExit):
         self, db: sqlite3.Cursor, now: int, session_id: str, owner: str | None = None
     ) -> Record | None:
         row = db.execute(self._sql_fetch, (session_id, now)).fetchone()
-        return None if row is None or not visible(row[5], owner) else Record(session_id, *row)
+        if row is None or not visible(row[5], owner):
+            return None
+        return as_record((session_id, *row))  # C speed: Record(...) is a Python __new__
 
     def _require(self, db: sqlite3.Cursor, now: int, session_id: str, owner: str | None) -> Record:
         record = self._fetch(db, now, session_id, owner)
@@ -792,7 +795,7 @@ class SQLiteStore(ClosesOnExit):
                 "ORDER BY id LIMIT ?",
                 ("" if cursor is None else cursor, now, limit + 1),
             ).fetchall()
-            return [Record(*row) for row in rows]
+            return list(map(as_record, rows))
 
         records = await self._read(work)
         more = len(records) > limit
