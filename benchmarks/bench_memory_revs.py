@@ -9,7 +9,8 @@ imports one ``sessionstore`` only, and alternating spreads the machine's load ov
 Each worker fills a MemoryStore and the raw engine of the benchmark harness
 (``benchmarks/harness/raw_memory.py``: a dict of orjson bytes doing the work the contract
 requires) with ``--store`` sessions of each payload size, then times each point operation
-over ``--calls`` calls, in five blocks; a cell is the fastest block of the fastest round,
+and ``encode_data`` (the write validation every store shares; raw: ``orjson.dumps`` and
+a size check) over ``--calls`` calls, in five blocks; a cell is the fastest block of the fastest round,
 in microseconds per call. The coroutines are driven without an event loop (``send``):
 the memory store never suspends in a point operation, so what is timed is the
 operation itself.
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-OPS = ("get", "replace", "update", "touch", "create", "delete")
+OPS = ("get", "replace", "update", "touch", "create", "delete", "encode_data")
 BLOCKS = 5
 
 
@@ -39,6 +40,10 @@ def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     except StopIteration as done:
         return done.value
     raise RuntimeError("a memory store operation suspended")
+
+
+async def _coroutine(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
 
 
 def _per_call(calls: int, op: Callable[[int], Coroutine[Any, Any, Any]]) -> float:
@@ -54,10 +59,11 @@ def _per_call(calls: int, op: Callable[[int], Coroutine[Any, Any, Any]]) -> floa
 
 
 def worker(size: int, calls: int, store_size: int) -> dict[str, dict[str, float]]:
-    from benchmarks.harness.raw_memory import RawMemory
+    from benchmarks.harness.raw_memory import RawMemory, _encode
     from benchmarks.harness.workload import bump, payload
     from sessionstore.backends import memory
     from sessionstore.backends.memory import MemoryStore
+    from sessionstore.semantics import encode_data
 
     tree = Path(os.environ["PYTHONPATH"].split(os.pathsep)[0])
     if not Path(memory.__file__).is_relative_to(tree):  # not an installed copy
@@ -83,6 +89,11 @@ def worker(size: int, calls: int, store_size: int) -> dict[str, dict[str, float]
             lambda i: raw.create(fresh[i], data),
         ),
         "delete": (lambda i: ours.delete(fresh[i]), lambda i: raw.delete(fresh[i])),
+        # The write validation every store shares, against orjson.dumps and a size check.
+        "encode_data": (
+            lambda i: _coroutine(encode_data, data),
+            lambda i: _coroutine(_encode, data),
+        ),
     }
     return {
         op: {"ours": _per_call(calls, pairs[op][0]), "raw": _per_call(calls, pairs[op][1])}
