@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from sessionstore import SessionExists, SessionNotFound, StoreUnavailable
-from sessionstore.backends import _sqlite_schema
+from sessionstore.backends import _sqlite_schema, sqlite
 from sessionstore.backends._sqlite_schema import SCHEMA_VERSION
 from sessionstore.backends.sqlite import SQLiteStore
 from sessionstore_conformance import FakeClock
@@ -313,6 +313,29 @@ async def test_count_reads_the_counter_not_the_rows(tmp_path: Path) -> None:
         ).fetchall()
     details = [str(row[-1]) for row in plan]
     assert "SEARCH app USING COVERING INDEX app__expires (expires_ms<?)" in details, details
+    with raw(path) as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN " + _sqlite_schema.bounded_counts_sql("app"), ("app", 0, 10)
+        ).fetchall()
+    details = [str(row[-1]) for row in plan]
+    assert "SEARCH app USING COVERING INDEX app__expires (expires_ms<?)" in details, details
+
+
+@pytest.mark.parametrize("expired", [3, sqlite.COUNT_INLINE_EXPIRED, 1500])
+async def test_count_is_exact_on_either_side_of_the_inline_bound(
+    tmp_path: Path, expired: int
+) -> None:
+    """count() counts a short range of expired rows on the event loop and a long one in a
+    thread (COUNT_INLINE_EXPIRED): both give the live rows a full scan finds."""
+    path = tmp_path / "bound.db"
+    clock = FakeClock()
+    async with await SQLiteStore(path, clock=clock).open() as store:
+        for i in range(expired):
+            await store.create({"i": i}, ttl=0.001)
+        for i in range(7):
+            await store.create({"i": i}, ttl=3600)
+        clock.advance(2000)  # the imported sessions expired, not purged
+        assert await store.count() == 7 == live_rows(path, "sessions", clock.ms)
 
 
 async def test_count_is_right_without_the_counter_row(tmp_path: Path) -> None:

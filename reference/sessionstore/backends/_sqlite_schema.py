@@ -110,6 +110,16 @@ def stored_and_expired_sql(table: str) -> str:
     )
 
 
+def bounded_counts_sql(table: str) -> str:
+    """:func:`stored_and_expired_sql` for the common case, cheap enough to run on the event
+    loop: the counter's row as it is (NULL when gone) and the expired rows counted up to a
+    bound. Parameters: namespace, now, bound."""
+    return (
+        "SELECT (SELECT stored FROM sessionstore_counts WHERE namespace = ?), "
+        f'(SELECT count(*) FROM (SELECT 1 FROM "{table}" WHERE expires_ms <= ? LIMIT ?))'
+    )
+
+
 #: Appended to an INSERT of COLUMNS: a row with the same id (expired, or replaced by an
 #: import) is overwritten in place. Unlike INSERT OR REPLACE, it deletes no row, so the
 #: counter's triggers see what happened on every build (see above).

@@ -93,6 +93,7 @@ from ._sqlite_schema import (
     OWN_OBJECTS,
     PAGE_SIZE,
     SCHEMA_VERSION,
+    bounded_counts_sql,
     stored_and_expired_sql,
 )
 from ._stored import as_record
@@ -100,6 +101,9 @@ from ._stored import as_record
 T = TypeVar("T")
 
 PURGE_BATCH = 1000
+#: count() counts on the event loop up to this many expired rows not yet purged (a
+#: range of the expiry index: ~0.1 ms); beyond, it counts them all in a thread.
+COUNT_INLINE_EXPIRED = 1000
 #: Lower case (SQLite table names ignore case) and no "__" (index names use it).
 NAMESPACE_PATTERN = re.compile(r"[a-z](?:_?[a-z0-9])*")
 SYNCHRONOUS_LEVELS = ("normal", "full")
@@ -319,6 +323,7 @@ class SQLiteStore(ClosesOnExit):
             + ON_ID_CONFLICT_REPLACE
         )
         self._sql_counts = stored_and_expired_sql(namespace)
+        self._sql_counts_bounded = bounded_counts_sql(namespace)
         self._sql_delete = f"DELETE FROM {self._table} WHERE id = ?"
         self._sql_touch = f"UPDATE {self._table} SET expires_ms = ? WHERE id = ?"
 
@@ -805,9 +810,19 @@ class SQLiteStore(ClosesOnExit):
     async def count(self) -> int:
         """COUNT-1: the rows stored (a counter the schema's triggers keep) less the
         expired ones not yet purged (a range of the expiry index), in one statement, so
-        one snapshot. In a thread: its cost follows the expired rows left unpurged."""
-        stored, expired = await self._stored_and_expired()
-        return stored - expired
+        one snapshot. On the event loop while that range is short, as it is when expired
+        rows are purged; in a thread otherwise, as its cost follows the range's length
+        (the thread's hop alone took 0.15-0.3 ms, 20x the statement)."""
+        stored, expired = await self._read(self._bounded_counts)
+        if stored is None or expired >= COUNT_INLINE_EXPIRED:
+            stored, expired = await self._stored_and_expired()
+        return int(stored) - int(expired)
+
+    def _bounded_counts(self, db: sqlite3.Cursor, now: int) -> tuple[int | None, int]:
+        counts: tuple[int | None, int] = db.execute(
+            self._sql_counts_bounded, (self.namespace, now, COUNT_INLINE_EXPIRED)
+        ).fetchone()
+        return counts
 
     async def _stored_and_expired(self) -> tuple[int, int]:
         def work(db: sqlite3.Cursor, now: int) -> tuple[int, int]:
