@@ -61,8 +61,9 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def slow(session: nox.Session) -> None:
     """Run the slow tests: installs into fresh virtualenvs (the bare package, the example
-    store package), the kit on every toolkit store variant, a small run of the benchmark
-    harness with a peer and its plots (arguments go to pytest)."""
+    store package), the kit on every toolkit store variant, the sequential kit on each racy
+    store (only linearizability may reject it), a small run of the benchmark harness with
+    a peer and its plots (arguments go to pytest)."""
     _run_tests(session, "slow", "test,bench")
 
 

@@ -73,15 +73,36 @@ class Driver:
         if left <= 0:  # a quick store never waits, so the deadline is checked before calls too
             self._expired = True
             raise NoAnswer(self._limit, waiting=False)
-        return self._loop.run_until_complete(self._bounded(fn(*args, **kwargs), left))
+        task = asyncio.ensure_future(fn(*args, **kwargs), loop=self._loop)
+        if not self._settles(task, left):
+            self._loop.run_until_complete(self._overdue(task))  # raises NoAnswer
+        return task.result()
 
-    async def _bounded(self, work: Awaitable[T], seconds: float) -> T:
-        task = asyncio.ensure_future(work)
-        if await _finished(task, seconds):
-            return task.result()
+    def _settles(self, task: asyncio.Future[Any], seconds: float) -> bool:
+        """Run the loop until ``task`` is done or ``seconds`` have passed; whether it is done.
+
+        One future and one timer, not a waiting task: the stateful suite makes tens of
+        thousands of calls per run, and ``asyncio.wait`` tripled each call's overhead
+        (~50 us against ~15 us unbounded)."""
+        woken = self._loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        task.add_done_callback(wake)
+        timer = self._loop.call_later(seconds, wake)
+        try:
+            self._loop.run_until_complete(woken)
+        finally:
+            timer.cancel()
+            task.remove_done_callback(wake)
+        return task.done()
+
+    async def _overdue(self, task: asyncio.Future[Any]) -> None:
+        """``task`` is still running at the deadline: raise :class:`NoAnswer`, after a
+        grace that tells a slow answer on a loaded machine from a hang."""
         self._expired = True
-        # a call under way at the deadline may be a slow answer on a loaded machine, not a
-        # hang: a grace tells the two apart
         if await _finished(task, min(ANSWER_GRACE, self._limit)):
             raise NoAnswer(self._limit, waiting=False)
         task.cancel()  # a store awaiting forever is cancelled; its cleanup gets a grace
