@@ -118,6 +118,29 @@ async def test_third_party_backends_register_by_entry_point(
     assert fake_backend.OPENED == ["custom://anything"]
 
 
+async def test_a_broken_plugin_breaks_only_its_own_scheme(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """open_store loads the one backend it is asked for: built-in schemes never load a
+    plugin, so an installed plugin that fails to import leaves them working, and an
+    unknown scheme is refused with the plugin's name listed, not its import error."""
+    info = tmp_path / "broken_backend-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-backend\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[sessionstore.backends]\nbroken = broken_backend_missing_module:open_it\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    async with open_store("memory://") as store:
+        assert isinstance(store, MemoryStore)
+    with pytest.raises(ConfigurationError, match=r"unknown session store type 'nope'.*broken"):
+        async with open_store("nope://"):
+            pass
+    with pytest.raises(ModuleNotFoundError):  # asked for by name: its own error
+        async with open_store("broken://"):
+            pass
+
+
 # --- the Redis store's URLs (a server is needed only to open one: tests/test_redis_store.py)
 
 
