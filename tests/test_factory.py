@@ -91,6 +91,18 @@ async def test_max_data_bytes_from_the_environment(monkeypatch: pytest.MonkeyPat
             await store.create({"k": "x" * 100})
 
 
+def install_plugin(
+    monkeypatch: pytest.MonkeyPatch, where: Path, dist: str, entry_point: str
+) -> None:
+    """A distribution declaring one ``sessionstore.backends`` entry point, as pip would
+    install it: a real dist-info on sys.path."""
+    info = where / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[sessionstore.backends]\n{entry_point}\n")
+    monkeypatch.syspath_prepend(str(where))
+
+
 async def test_third_party_backends_register_by_entry_point(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -103,13 +115,7 @@ async def test_third_party_backends_register_by_entry_point(
         "    OPENED.append(config.url)\n"
         "    return MemoryStore(clock=clock)\n"
     )
-    info = tmp_path / "fake_backend-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-backend\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[sessionstore.backends]\ncustom = fake_backend:open_custom\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    install_plugin(monkeypatch, tmp_path, "fake-backend", "custom = fake_backend:open_custom")
     assert "custom" in available_backends()
     async with open_store("custom://anything") as store:
         assert isinstance(store, MemoryStore)
@@ -124,13 +130,7 @@ async def test_a_broken_plugin_breaks_only_its_own_scheme(
     """open_store loads the one backend it is asked for: built-in schemes never load a
     plugin, so an installed plugin that fails to import leaves them working, and an
     unknown scheme is refused with the plugin's name listed, not its import error."""
-    info = tmp_path / "broken_backend-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-backend\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[sessionstore.backends]\nbroken = broken_backend_missing_module:open_it\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    install_plugin(monkeypatch, tmp_path, "broken-backend", "broken = missing_module:open_it")
     async with open_store("memory://") as store:
         assert isinstance(store, MemoryStore)
     with pytest.raises(ConfigurationError, match=r"unknown session store type 'nope'.*broken"):
