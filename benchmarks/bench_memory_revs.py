@@ -106,7 +106,8 @@ def measure(tree: Path, size: int, calls: int, store_size: int) -> dict[str, dic
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "reference"), str(ROOT)])}
     args = [sys.executable, __file__, "--worker", str(size), str(calls), str(store_size)]
     out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)  # type: ignore[no-any-return]
+    cells: dict[str, dict[str, float]] = json.loads(out)
+    return cells
 
 
 def main() -> None:
@@ -137,16 +138,16 @@ def main() -> None:
         archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
         for size in map(int, opts.sizes.split(",")):
-            best: dict[str, dict[str, float]] = {}  # "before"/"now" + op -> fastest
+            best: dict[tuple[str, str, str], float] = {}  # (tree, op, ours|raw) -> fastest
             for _ in range(opts.rounds):
                 for name, tree in (("before", old), ("now", ROOT)):
                     for op, cell in measure(tree, size, opts.calls, opts.store).items():
-                        for kind in ("ours", "raw"):
-                            key = f"{name} {op} {kind}"
-                            best[key] = {"v": min(best.get(key, {"v": 1e9})["v"], cell[kind])}
+                        for kind, value in cell.items():
+                            key = (name, op, kind)
+                            best[key] = min(best.get(key, value), value)
             for op in OPS:
-                b, n = best[f"before {op} ours"]["v"], best[f"now {op} ours"]["v"]
-                raw = min(best[f"before {op} raw"]["v"], best[f"now {op} raw"]["v"])
+                b, n = best["before", op, "ours"], best["now", op, "ours"]
+                raw = min(best["before", op, "raw"], best["now", op, "raw"])
                 print(f"| {op} | {size} B | {b:.2f} | {n:.2f} | {n / b:.2f}x | "
                       f"{b / raw:.2f}x | {n / raw:.2f}x |")  # fmt: skip
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

@@ -131,7 +131,8 @@ def load_before(rev: str) -> type[SQLiteStore]:
         check=True,
         capture_output=True,
     ).stdout
-    return load_store(source, "before").SQLiteStore  # type: ignore[no-any-return]
+    store: type[SQLiteStore] = load_store(source, "before").SQLiteStore
+    return store
 
 
 def load_unchecked() -> type[SQLiteStore]:
@@ -146,8 +147,9 @@ def load_unchecked() -> type[SQLiteStore]:
         assert len(encoded) <= limits.max_data_bytes
         return encoded
 
-    setattr(module, "encode_data", encode)  # noqa: B010 (a module, not a known attribute)
-    return module.SQLiteStore  # type: ignore[no-any-return]
+    vars(module)["encode_data"] = encode  # the name sqlite.py calls, in this copy only
+    store: type[SQLiteStore] = module.SQLiteStore
+    return store
 
 
 def load_store(source: bytes, label: str) -> ModuleType:

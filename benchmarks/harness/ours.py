@@ -38,28 +38,28 @@ class Ours(Subject):
     async def load(self, document: bytes) -> None:
         await self.store.import_(document)
 
-    def create(self, id: str, data: Data) -> Awaitable[Session]:  # type: ignore[override]
+    def create(self, id: str, data: Data) -> Awaitable[Session]:
         return self.store.create(data, id=id, ttl=TTL_S)
 
-    def get(self, id: str) -> Awaitable[Session | None]:  # type: ignore[override]
+    def get(self, id: str) -> Awaitable[Session | None]:
         return self.store.get(id)
 
-    def replace(self, id: str, data: Data) -> Awaitable[Session]:  # type: ignore[override]
+    def replace(self, id: str, data: Data) -> Awaitable[Session]:
         return self.store.replace(id, data)
 
-    def update(self, id: str) -> Awaitable[Session]:  # type: ignore[override]
+    def update(self, id: str) -> Awaitable[Session]:
         return self.store.update(id, bump)
 
-    def touch(self, id: str) -> Awaitable[Session]:  # type: ignore[override]
+    def touch(self, id: str) -> Awaitable[Session]:
         return self.store.touch(id, TTL_S)
 
-    def delete(self, id: str) -> Awaitable[bool]:  # type: ignore[override]
+    def delete(self, id: str) -> Awaitable[bool]:
         return self.store.delete(id)
 
     async def list(self, cursor: str) -> Any:
         return await self.store.list(cursor=cursor, limit=PAGE)
 
-    def count(self) -> Awaitable[int]:  # type: ignore[override]
+    def count(self) -> Awaitable[int]:
         return self.store.count()
 
     async def expire(self, ids: Ids) -> None:

@@ -12,12 +12,15 @@ runner. Each method does, for its subject, the work the operation's name promise
 * **peer** — what a user of that library would write for the operation with its
   public API (which may do less: no version, no copy; see each adapter).
 
-An operation a subject cannot do says so in ``unsupported`` (op → why); the runner
+The point operations (create … delete, count) only return an awaitable, so an adapter
+may hand back its library's own coroutine rather than wrap it in one more; the runner
+awaits it inside the timing. An operation a subject cannot do says so in ``unsupported`` (op → why); the runner
 records it as ``null`` with that reason rather than timing a stand-in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -28,6 +31,10 @@ Ids = list[str]  # (inside a subject, ``list`` is the method)
 
 class Unsupported(Exception):
     """The subject has no way to do this operation."""
+
+
+async def _unsupported() -> Any:
+    raise Unsupported
 
 
 class Subject:
@@ -51,33 +58,33 @@ class Subject:
         """Fill the empty store from an export document (timed as ``import``)."""
         raise Unsupported
 
-    async def create(self, id: str, data: Data) -> None:
-        raise Unsupported
+    def create(self, id: str, data: Data) -> Awaitable[Any]:
+        return _unsupported()
 
-    async def get(self, id: str) -> Any:
-        raise Unsupported
+    def get(self, id: str) -> Awaitable[Any]:
+        return _unsupported()
 
-    async def replace(self, id: str, data: Data) -> None:
-        raise Unsupported
+    def replace(self, id: str, data: Data) -> Awaitable[Any]:
+        return _unsupported()
 
-    async def update(self, id: str) -> None:
+    def update(self, id: str) -> Awaitable[Any]:
         """Read, apply workload.bump to a private copy, write back."""
-        raise Unsupported
+        return _unsupported()
 
-    async def touch(self, id: str) -> None:
+    def touch(self, id: str) -> Awaitable[Any]:
         """Set the session's expiry to TTL_S from now, its data unchanged."""
-        raise Unsupported
+        return _unsupported()
 
-    async def delete(self, id: str) -> None:
-        raise Unsupported
+    def delete(self, id: str) -> Awaitable[Any]:
+        return _unsupported()
 
     async def list(self, cursor: str) -> Any:
         """One page of PAGE sessions after ``cursor`` (ids and data)."""
         raise Unsupported
 
-    async def count(self) -> int:
+    def count(self) -> Awaitable[Any]:
         """The number of live sessions."""
-        raise Unsupported
+        return _unsupported()
 
     async def expire(self, ids: Ids) -> None:
         """Untimed: make these sessions expired, for the ``purge`` that follows."""
