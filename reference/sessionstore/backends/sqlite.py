@@ -299,8 +299,6 @@ class SQLiteStore(ClosesOnExit):
             if value != default:
                 self.url += f"&{option}={value}"
         self._default_ttl_ms = None if default_ttl is None else ttl_to_ms(default_ttl, limits)
-        #: The last ttl object converted, and its milliseconds: see _ttl_ms.
-        self._last_ttl: tuple[object, int] = (object(), 0)  # (no ttl is this object)
         self._now = now_ms_function(clock)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
@@ -615,17 +613,6 @@ class SQLiteStore(ClosesOnExit):
             current.id, encoded, version, current.created_ms, now, expires, current.owner
         )
 
-    def _ttl_ms(self, ttl: TTL) -> int:
-        """ttl_to_ms (VAL-6, TTL-1), remembered for the last ttl object: callers pass the
-        same constant on every call, and converting it was ~7% of a touch (py-spy). By
-        identity, not equality (True == 1, and NaN is unequal to itself): the same
-        immutable object has the same milliseconds. One tuple, so threads see a pair."""
-        last, ms = self._last_ttl
-        if ttl is not last:
-            ms = ttl_to_ms(ttl, self.limits)
-            self._last_ttl = (ttl, ms)
-        return ms
-
     # --- the contract -------------------------------------------------------------------------
 
     async def create(
@@ -639,7 +626,7 @@ class SQLiteStore(ClosesOnExit):
         encoded = kept(encode_data({} if data is None else data, self.limits))
         session_id = new_id(self.limits) if id is None else check_id(id, self.limits)
         check_owner(owner, self.limits)
-        ttl_ms = self._default_ttl_ms if ttl is None else self._ttl_ms(ttl)
+        ttl_ms = self._default_ttl_ms if ttl is None else ttl_to_ms(ttl, self.limits)
 
         try:  # first attempt inline: see _attempt
             return self._attempt(_WRITE, self._create, session_id, encoded, ttl_ms, owner)
@@ -700,7 +687,7 @@ class SQLiteStore(ClosesOnExit):
         encoded = kept(encode_data(data, self.limits))
         check_version(expected_version)
         check_owner(owner, self.limits)
-        ttl_ms = None if ttl is None else self._ttl_ms(ttl)
+        ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
 
         try:  # first attempt inline: see _attempt
             return self._attempt(
@@ -728,7 +715,7 @@ class SQLiteStore(ClosesOnExit):
     ) -> Session:
         check_id(id, self.limits)
         check_owner(owner, self.limits)
-        ttl_ms = None if ttl is None else self._ttl_ms(ttl)
+        ttl_ms = None if ttl is None else ttl_to_ms(ttl, self.limits)
         try:  # first attempt inline: see _attempt
             return self._attempt(_WRITE, self._update, id, fn, ttl_ms, owner)
         except _Busy:
@@ -750,7 +737,7 @@ class SQLiteStore(ClosesOnExit):
     async def touch(self, id: str, ttl: TTL, *, owner: str | None = None) -> Session:
         check_id(id, self.limits)
         check_owner(owner, self.limits)
-        ttl_ms = self._ttl_ms(ttl)
+        ttl_ms = ttl_to_ms(ttl, self.limits)
 
         try:  # first attempt inline: see _attempt
             return self._attempt(_WRITE, self._touch, id, ttl_ms, owner)
