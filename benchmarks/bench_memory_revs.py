@@ -34,7 +34,7 @@ OPS = ("get", "replace", "update", "touch", "create", "delete", "encode_data")
 BLOCKS = 5
 
 
-def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         coro.send(None)
     except StopIteration as done:
@@ -46,14 +46,14 @@ async def _coroutine(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
-def _per_call(calls: int, op: Callable[[int], Coroutine[Any, Any, Any]]) -> float:
+def per_call(calls: int, op: Callable[[int], Coroutine[Any, Any, Any]]) -> float:
     """The fastest block's microseconds per call."""
     best = float("inf")
     block = calls // BLOCKS
     for start in range(0, block * BLOCKS, block):
         began = time.perf_counter_ns()
         for i in range(start, start + block):
-            _run(op(i))
+            run_coroutine(op(i))
         best = min(best, (time.perf_counter_ns() - began) / block / 1000)
     return best
 
@@ -72,8 +72,8 @@ def worker(size: int, calls: int, store_size: int) -> dict[str, dict[str, float]
     ours, raw = MemoryStore(), RawMemory()
     held = [f"s{i:08d}" for i in range(store_size)]
     for sid in held:
-        _run(ours.create(data, id=sid, ttl=3600))
-        _run(raw.create(sid, data))
+        run_coroutine(ours.create(data, id=sid, ttl=3600))
+        run_coroutine(raw.create(sid, data))
     fresh = [f"n{i:08d}" for i in range(calls)]  # created, then deleted
     n = len(held)
     pairs: dict[str, tuple[Callable[[int], Any], Callable[[int], Any]]] = {
@@ -96,7 +96,7 @@ def worker(size: int, calls: int, store_size: int) -> dict[str, dict[str, float]
         ),
     }
     return {
-        op: {"ours": _per_call(calls, pairs[op][0]), "raw": _per_call(calls, pairs[op][1])}
+        op: {"ours": per_call(calls, pairs[op][0]), "raw": per_call(calls, pairs[op][1])}
         for op in OPS
     }
 
