@@ -1,7 +1,7 @@
 """The SQLite store against raw sqlite3 doing the same statements, in one run (issue 15).
 
     python benchmarks/bench_sqlite.py [--part ops size scale procs] [--before REV] [--peers]
-        [--unchecked]
+        [--unchecked] [--floor]
         [--sizes 200 1024 4096 65536] [--n 3000] [--rounds 3]
         [--size-sweep ...] [--scale 100000 1000000] [--migrate-max 100000]
         [--procs 1 4] [--seconds 3]
@@ -27,6 +27,9 @@ to size), on N sessions, ROUNDS fresh files:
 * with ``--unchecked`` (ops and procs), ``unchecked`` -- today's store with the contract's
   write validation (encode_data) replaced by a bare orjson.dumps: not a correct store, a
   measure of what the validation costs beside the store's own work.
+* with ``--floor`` (ops and procs), ``floor`` -- raw's statements plus the work the contract asks
+  of every store and nothing of the store's own design (``make_floor``): where
+  floor / raw exceeds a target of issue 15, no store doing that work can meet it.
 
 Each operation runs on every implementation interleaved in blocks of 50 ids with a
 rotating first one, after a warm-up on other ids, so load from other processes lands on
@@ -85,6 +88,8 @@ from sessionstore.backends._sqlite_schema import (
     SCHEMA_VERSION,
 )
 from sessionstore.backends.sqlite import SQLiteStore
+from sessionstore.semantics import check_id, decode_data, encode_data, ttl_to_ms
+from sessionstore.values import Session
 from sessionstore_conformance import FakeClock
 
 HERE = Path(__file__).resolve().parent
@@ -95,6 +100,16 @@ CHUNK = 50
 OPERATIONS = ("create", "get", "replace", "update", "touch", "delete")
 COLUMNS = "id, data, version, created_ms, updated_ms, expires_ms, owner"
 LIVE = "(expires_ms IS NULL OR expires_ms > ?)"
+
+#: The statements the store runs, as raw runs them.
+SELECT_LIVE = (
+    "SELECT data, version, created_ms, updated_ms, expires_ms, owner FROM sessions "
+    f"WHERE id = ? AND {LIVE}"
+)
+INSERT = f"INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) {ON_ID_CONFLICT_REPLACE}"
+REWRITE = "UPDATE sessions SET data = ?, version = ?, updated_ms = ? WHERE id = ?"
+TOUCH = "UPDATE sessions SET expires_ms = ? WHERE id = ?"
+DELETE = "DELETE FROM sessions WHERE id = ?"
 
 Op = Callable[[str], Awaitable[Any]]
 Impl = tuple[dict[str, Op], Callable[[], Awaitable[None]], Path]  # ops, close, file
@@ -201,14 +216,7 @@ async def make_raw(directory: Path, data: dict[str, Any]) -> Impl:
     raw_schema(conn)
     db = conn.cursor()
     execute, dumps, loads = db.execute, orjson.dumps, orjson.loads
-    select = (
-        "SELECT data, version, created_ms, updated_ms, expires_ms, owner FROM sessions "
-        f"WHERE id = ? AND {LIVE}"
-    )
-    insert = f"INSERT INTO sessions ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) " + (
-        ON_ID_CONFLICT_REPLACE
-    )
-    rewrite = "UPDATE sessions SET data = ?, version = ?, updated_ms = ? WHERE id = ?"
+    select, insert, rewrite = SELECT_LIVE, INSERT, REWRITE
 
     async def create(sid: str) -> None:
         encoded = dumps(data)
@@ -240,14 +248,96 @@ async def make_raw(directory: Path, data: dict[str, Any]) -> Impl:
         execute("BEGIN IMMEDIATE")
         now = now_ms()
         loads(execute(select, (sid, now)).fetchone()[0])
-        execute("UPDATE sessions SET expires_ms = ? WHERE id = ?", (now + TTL_S * 1000, sid))
+        execute(TOUCH, (now + TTL_S * 1000, sid))
         execute("COMMIT")
 
     async def delete(sid: str) -> None:
         execute("BEGIN IMMEDIATE")
         assert execute(select, (sid, now_ms())).fetchone() is not None
-        execute("DELETE FROM sessions WHERE id = ?", (sid,))
+        execute(DELETE, (sid,))
         execute("COMMIT")
+
+    async def close() -> None:
+        conn.close()
+
+    ops = {"create": create, "get": get, "replace": replace, "update": update}
+    return {**ops, "touch": touch, "delete": delete}, close, path
+
+
+def floor_update(execute: Callable[..., sqlite3.Cursor], sid: str) -> Session:
+    """The floor's update (make_floor), also run by the floor's worker processes."""
+    check_id(sid)
+    execute("BEGIN IMMEDIATE")
+    now = now_ms()
+    old, version, created, _, expires, owner = execute(SELECT_LIVE, (sid, now)).fetchone()
+    encoded = encode_data(bump(decode_data(old, sid)))
+    execute(REWRITE, (encoded, version + 1, now, sid))
+    execute("COMMIT")
+    return Session.from_json_ms(sid, encoded, version + 1, created, now, expires, owner)
+
+
+async def make_floor(directory: Path, data: dict[str, Any]) -> Impl:
+    """Raw's statements plus the work the contract asks of every store, each piece the
+    cheapest this project has and nothing of the store's own design (no lock, no retry,
+    no closed check; as ``floor`` in ``bench_floor.py``): the id checked (VAL-1), the
+    ttl checked and converted (VAL-6), the data validated by ``encode_data`` (VAL-2..5),
+    stored data decoded by ``decode_data`` (ERR-3), and a ``Session`` returned (REC-1).
+    Where floor / raw exceeds a target, no store doing that work this way can meet it."""
+    path = directory / "floor.db"
+    conn = raw_connect(path)
+    raw_schema(conn)
+    execute = conn.cursor().execute
+    written = Session.from_json_ms
+    select, insert, rewrite = SELECT_LIVE, INSERT, REWRITE  # locals, as raw's
+
+    async def create(sid: str) -> Session:
+        encoded = encode_data(data)
+        check_id(sid)
+        ttl_ms = ttl_to_ms(TTL_S)
+        execute("BEGIN IMMEDIATE")
+        now = now_ms()
+        assert execute(select, (sid, now)).fetchone() is None
+        execute(insert, (sid, encoded, 1, now, now, now + ttl_ms, None))
+        execute("COMMIT")
+        return written(sid, encoded, 1, now, now, now + ttl_ms, None)
+
+    async def get(sid: str) -> Session:
+        check_id(sid)
+        row = execute(select, (sid, now_ms())).fetchone()
+        return Session.from_ms(sid, decode_data(row[0], sid), *row[1:])
+
+    async def replace(sid: str) -> Session:
+        check_id(sid)
+        encoded = encode_data(data)
+        execute("BEGIN IMMEDIATE")
+        now = now_ms()
+        _, version, created, _, expires, owner = execute(select, (sid, now)).fetchone()
+        execute(rewrite, (encoded, version + 1, now, sid))
+        execute("COMMIT")
+        return written(sid, encoded, version + 1, created, now, expires, owner)
+
+    async def update(sid: str) -> Session:
+        return floor_update(execute, sid)
+
+    async def touch(sid: str) -> Session:
+        check_id(sid)
+        ttl_ms = ttl_to_ms(TTL_S)
+        execute("BEGIN IMMEDIATE")
+        now = now_ms()
+        old, version, created, updated, _, owner = execute(select, (sid, now)).fetchone()
+        session = Session.from_ms(sid, decode_data(old, sid), version, created, updated,
+                                  now + ttl_ms, owner)  # fmt: skip
+        execute(TOUCH, (now + ttl_ms, sid))
+        execute("COMMIT")
+        return session
+
+    async def delete(sid: str) -> bool:
+        check_id(sid)
+        execute("BEGIN IMMEDIATE")
+        assert execute(select, (sid, now_ms())).fetchone() is not None
+        execute(DELETE, (sid,))
+        execute("COMMIT")
+        return True
 
     async def close() -> None:
         conn.close()
@@ -624,23 +714,22 @@ def worker(kind: str, path: str, seconds: float, before: str | None) -> int:
     """One process: updates for ``seconds`` from the common start; the number done."""
     rng = random.Random(os.getpid())
     done = 0
-    if kind == "raw":
+    if kind in ("raw", "floor"):
         conn = raw_connect(Path(path))
         execute = conn.cursor().execute
-        select = (
-            "SELECT data, version, created_ms, updated_ms, expires_ms, owner FROM sessions "
-            f"WHERE id = ? AND {LIVE}"
-        )
-        rewrite = "UPDATE sessions SET data = ?, version = ?, updated_ms = ? WHERE id = ?"
+        select, rewrite = SELECT_LIVE, REWRITE
         start_at = ready_then_start()
         time.sleep(max(0.0, start_at - time.time()))
         while time.time() < start_at + seconds:
             sid = rng.choice(IDS)
-            execute("BEGIN IMMEDIATE")
-            now = now_ms()
-            row = execute(select, (sid, now)).fetchone()
-            execute(rewrite, (orjson.dumps(bump(orjson.loads(row[0]))), row[1] + 1, now, sid))
-            execute("COMMIT")
+            if kind == "raw":
+                execute("BEGIN IMMEDIATE")
+                now = now_ms()
+                row = execute(select, (sid, now)).fetchone()
+                execute(rewrite, (orjson.dumps(bump(orjson.loads(row[0]))), row[1] + 1, now, sid))
+                execute("COMMIT")
+            else:
+                floor_update(execute, sid)
             done += 1
         conn.close()
         return done
@@ -670,7 +759,7 @@ async def part_procs(
             for r in range(rounds):
                 for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
                     path = Path(tmp) / f"{kind}-{p}-{r}.db"
-                    if kind == "raw":
+                    if kind in ("raw", "floor"):
                         conn = raw_connect(path)
                         raw_schema(conn)
                         now = now_ms()
@@ -742,6 +831,9 @@ async def main(args: argparse.Namespace) -> None:
     if args.unchecked:  # ops and procs only: size and scale do not depend on it
         impls["unchecked"] = store_maker(load_unchecked(), "unchecked.db")
         procs.append("unchecked")
+    if args.floor:  # ops and procs only
+        impls["floor"] = make_floor
+        procs.append("floor")
     if args.peers:
         impls["diskcache"], impls["pykv-disk"] = make_diskcache, make_pykv
     load = os.getloadavg()
@@ -774,6 +866,9 @@ if __name__ == "__main__":
     parser.add_argument("--peers", action="store_true", help="diskcache, py-key-value too")
     parser.add_argument(
         "--unchecked", action="store_true", help="ours without the write validation too"
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="raw plus the contract's own work per call too"
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 1024, 4096, 65536])
     parser.add_argument(
