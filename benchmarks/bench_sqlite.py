@@ -351,28 +351,17 @@ def store_maker(kind: type[SQLiteStore], filename: str) -> Callable[..., Awaitab
         path = directory / filename
         store = await kind(path).open()
 
-        async def create(sid: str) -> Any:
-            return await store.create(data, id=sid, ttl=TTL_S)
-
-        async def get(sid: str) -> Any:
-            session = await store.get(sid)
-            assert session is not None  # every id read was created first
-            return session.data
-
-        async def replace(sid: str) -> Any:
-            return await store.replace(sid, data)
-
-        async def update(sid: str) -> Any:
-            return await store.update(sid, bump)
-
-        async def touch(sid: str) -> Any:
-            return await store.touch(sid, TTL_S)
-
-        async def delete(sid: str) -> Any:
-            return await store.delete(sid)
-
-        ops = {"create": create, "get": get, "replace": replace, "update": update}
-        return {**ops, "touch": touch, "delete": delete}, store.close, path
+        # Each operation hands back the store's own coroutine: awaited inside one more,
+        # ours would pay a coroutine (~0.3 µs a call) that raw does not.
+        ops: dict[str, Op] = {
+            "create": lambda sid: store.create(data, id=sid, ttl=TTL_S),
+            "get": store.get,
+            "replace": lambda sid: store.replace(sid, data),
+            "update": lambda sid: store.update(sid, bump),
+            "touch": lambda sid: store.touch(sid, TTL_S),
+            "delete": store.delete,
+        }
+        return ops, store.close, path
 
     return make
 
@@ -474,6 +463,9 @@ async def ops_round(
                             start = clock()
                             await op(sid)
                             out.append(clock() - start)
+                if operation == "get":  # every id read was created first
+                    for name in runners:
+                        assert await opened[name][0]["get"](ids[0]) is not None
                 if operation == "create":
                     for name in names:
                         total, trees = file_size(opened[name][2])
