@@ -143,3 +143,29 @@ def test_a_clause_not_claimed_says_which_capability_is_not_declared(tmp_path: Pa
     skipped = case.find("skipped")
     assert skipped is not None
     assert skipped.get("message") == "not claimed: the store does not declare durable"
+
+
+def test_each_clause_in_the_reports_says_what_it_asks_and_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON report gives every clause's text and link; a JUnit failure or skip begins
+    with them, so a CI dashboard shows what was asked. SESSIONSTORE_SPEC_URL moves the
+    links (a mirror, a pinned version)."""
+    mirror = "https://mirror.example/sessionstore/1.0/spec/"
+    monkeypatch.setenv("SESSIONSTORE_SPEC_URL", mirror)
+    _, _, document, junit = kit(tmp_path)
+    spec = clauses()
+    assert [c["id"] for c in document["clauses"]] == list(spec)
+    for clause in document["clauses"]:
+        assert clause["text"] == spec[clause["id"]].text
+        assert clause["url"] == f"{mirror}#{clause['id']}"
+    cases = {case.get("name", "").split()[0]: case for case in junit.iter("testcase")}
+    failure = cases["REPLACE-2"].find("failure")
+    assert failure is not None
+    first, link = (failure.text or "").split("\n")[:2]
+    assert first == f"REPLACE-2 (MUST): {spec['REPLACE-2'].text}"
+    assert link == f"{mirror}#REPLACE-2"
+    skipped = [case.find("skipped") for case in cases.values()]
+    assert any(s is not None for s in skipped)  # -k replace leaves most clauses unknown
+    for element in filter(None, skipped):
+        assert (element.text or "").split("\n")[1].startswith(mirror)

@@ -5,14 +5,15 @@ A clause that fails the run (a failed MUST clause, a SHOULD/MAY clause under
 pass of a known failure) is a ``<failure>`` holding what the kit saw, the counterexample
 and the command that replays it. Clauses that do not fail the run but did not pass
 (not claimed, unknown, non-strict, known failure) are ``<skipped>`` with the reason; a
-passing clause is a bare test case.
+passing clause is a bare test case. A failure or a skip begins with what the clause
+says and where it is on the documentation site, so a dashboard shows what was asked.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from .report import _reason, _see, failures, replay_command
+from .report import _reason, _see, clause_url, failures, replay_command
 from .runner import Report
 
 SUITE = "sessionstore-conformance"
@@ -46,16 +47,19 @@ def to_junit(report: Report) -> str:
             time=f"{sum(seconds.get(name, 0.0) for name in result.checks):.3f}",
         )
         reason = _reason(result, see)
+        clause = f"{result.clause.id} ({result.clause.level}): {result.clause.text}"
+        asked = f"{clause}\n{clause_url(result.clause.id)}"
         if report.fails_run(result):
             failed += 1
             mine = [f for f in numbered if result.clause.id in f.clauses]
-            body = [reason, *(f"{f.message}\n{f.counterexample}".strip() for f in mine)]
+            body = [asked, reason, *(f"{f.message}\n{f.counterexample}".strip() for f in mine)]
             body += [f"replay: {replay_command(report, f.checks)}" for f in mine]
             element = ET.SubElement(case, "failure", message=f"{result.outcome}: {reason}")
             element.text = "\n\n".join(body)
         elif result.outcome != "pass":
             skipped += 1
-            ET.SubElement(case, "skipped", message=f"{result.outcome}: {reason}")
+            element = ET.SubElement(case, "skipped", message=f"{result.outcome}: {reason}")
+            element.text = asked
     suite.set("failures", str(failed))
     suite.set("errors", "0")
     suite.set("skipped", str(skipped))

@@ -37,7 +37,7 @@ STYLE = {
     "known failure": "cyan",
     "unexpected pass": "bold red",
 }
-REPORT_FORMAT_VERSION = 3  # 2: known failures (outcomes, reasons); 3: latency budgets
+REPORT_FORMAT_VERSION = 4  # 2: known failures; 3: latency budgets; 4: each clause's text, url
 #: The width of output that goes to a file or a pipe: wide enough never to fold a line.
 UNFOLDED = 10_000
 #: The clause table's widest: beyond it, a long reason folds inside its cell rather than
@@ -298,6 +298,8 @@ def to_json(report: Report) -> dict[str, Any]:
             {
                 "id": c.clause.id,
                 "level": c.clause.level,
+                "text": c.clause.text,
+                "url": clause_url(c.clause.id),
                 "outcome": c.outcome,
                 "checks": c.checks,
                 "messages": c.messages,
