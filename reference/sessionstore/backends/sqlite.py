@@ -747,12 +747,15 @@ class SQLiteStore(ClosesOnExit):
     def _touch(
         self, db: sqlite3.Cursor, now: int, id: str, ttl_ms: int, owner: str | None
     ) -> Session:
-        current = self._require(db, now, id, owner)
-        data = decode_data(current.data, id)  # ERR-3 before any change (ERR-2): raise, roll back
+        # The row itself, not _require's Record: three frames less on the call a server
+        # makes on every request to slide a session's expiry (touch 1.31x -> 1.22x raw).
+        row = db.execute(self._sql_fetch, (id, now)).fetchone()
+        if row is None or not visible(row[5], owner):
+            raise SessionNotFound(f"no live session with id {short_id(id)}")
+        data = decode_data(row[0], id)  # ERR-3 before any change (ERR-2): raise, roll back
         expires = now + ttl_ms
         db.execute(self._sql_touch, (expires, id))
-        # Not current._replace(...).to_session(): a named tuple's _replace took 2.7 µs.
-        _, _, version, created_ms, updated_ms, _, stored_owner = current
+        _, version, created_ms, updated_ms, _, stored_owner = row
         return Session.from_ms(id, data, version, created_ms, updated_ms, expires, stored_owner)
 
     async def delete(
