@@ -748,7 +748,7 @@ class SQLiteStore(ClosesOnExit):
         self, db: sqlite3.Cursor, now: int, id: str, ttl_ms: int, owner: str | None
     ) -> Session:
         # The row itself, not _require's Record: three frames less on the call a server
-        # makes on every request to slide a session's expiry (touch 1.31x -> 1.22x raw).
+        # makes on every request to slide a session's expiry (docs/sqlite.md, "Speed").
         row = db.execute(self._sql_fetch, (id, now)).fetchone()
         if row is None or not visible(row[5], owner):
             raise SessionNotFound(f"no live session with id {short_id(id)}")
