@@ -454,3 +454,18 @@ def test_searching_the_site_for_a_clause_id_lands_on_the_clause(served: str, cla
     assert links[0].path == "/spec/", links[0]
     first_section = next(link for link in links if link.fragment)
     assert (first_section.path, first_section.fragment) == ("/spec/", clause), first_section
+
+
+def test_nested_list_items_are_indented_by_four_spaces() -> None:
+    """Python-Markdown nests a list item only when it is indented by four spaces: one
+    indented by one to three spaces renders as an item of the outer list, and the site
+    shows the nesting flat. (A source check: it needs no build.)"""
+    bad = []
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        fenced = False
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            elif not fenced and re.match(r"^ {1,3}(?:[-*+]|\d+\.) ", line):
+                bad.append(f"{page.relative_to(ROOT)}:{number}: {line.strip()[:60]}")
+    assert not bad, "\n".join(bad)
