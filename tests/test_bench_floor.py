@@ -17,15 +17,14 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # benchmarks.*, as `python -m` finds them from the root
+from benchmarks import bench_sqlite
+from benchmarks.bench_floor import Floor, Indexed
+from benchmarks.bench_memory_revs import run_coroutine
+from benchmarks.harness.workload import bump, payload
+from sessionstore import InvalidSession, Session
+from sessionstore.backends.memory import MemoryStore
 
-from benchmarks import bench_sqlite  # noqa: E402
-from benchmarks.bench_floor import Floor, Indexed  # noqa: E402
-from benchmarks.bench_memory_revs import run_coroutine  # noqa: E402
-from benchmarks.harness.workload import bump, payload  # noqa: E402
-from sessionstore import InvalidSession, Session  # noqa: E402
-from sessionstore.backends.memory import MemoryStore  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 HOUR = 3600
 #: Literals as sqlite3's trace shows them (bound values expanded), as in test_bench_harness.

@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # benchmarks.harness, as `python -m` finds it from the root
+from benchmarks.harness.ours import OursSQLite
+from benchmarks.harness.raw_sqlite import RawSQLite
+from benchmarks.harness.report import scaling_rows
+from benchmarks.harness.runner import bulk_repeats
+from benchmarks.harness.workload import OPS, document, payload, session_id
 
-from benchmarks.harness.ours import OursSQLite  # noqa: E402
-from benchmarks.harness.raw_sqlite import RawSQLite  # noqa: E402
-from benchmarks.harness.report import scaling_rows  # noqa: E402
-from benchmarks.harness.runner import bulk_repeats  # noqa: E402
-from benchmarks.harness.workload import OPS, document, payload, session_id  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 #: The smallest run: ~7 s on an idle 2-core machine (five subjects, three cells, in a
 #: subprocess), 27 s on a busy one.
