@@ -120,7 +120,8 @@ class Floor:
 class Indexed(Floor):
     """Floor, keeping the ids in order and the (expires_ms, id) pairs sorted. Only the
     operations that change an index differ: create, touch and delete (a write without
-    a ttl keeps its expiry)."""
+    a ttl keeps its expiry). They repeat Floor's lines rather than call them: a hook
+    or a super() call would add to one subject's time a call the other does not pay."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -282,7 +282,9 @@ async def make_floor(directory: Path, data: dict[str, Any]) -> Impl:
     no closed check; as ``floor`` in ``bench_floor.py``): the id checked (VAL-1), the
     ttl checked and converted (VAL-6), the data validated by ``encode_data`` (VAL-2..5),
     stored data decoded by ``decode_data`` (ERR-3), and a ``Session`` returned (REC-1).
-    Where floor / raw exceeds a target, no store doing that work this way can meet it."""
+    Where floor / raw exceeds a target, no store doing that work this way can meet it.
+    Each operation is written out, as raw's are, so that the two differ only by that
+    work (update is floor_update, which the floor's worker processes run too)."""
     path = directory / "floor.db"
     conn = raw_connect(path)
     raw_schema(conn)
